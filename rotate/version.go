@@ -1,0 +1,42 @@
+// Package rotate turns values into named versions, plans what a deploy
+// changes in the engine, applies the plan and prunes what nothing needs.
+package rotate
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/sopsbridge"
+)
+
+// HashLen is how many hex characters of the keyed hash a version name carries.
+const HashLen = compose.VersionSuffixLen - 1
+
+// Version is one immutable swarm secret or config: a value and its name.
+type Version struct {
+	sopsbridge.Value
+	// Name is "<swarm name>.<hash>".
+	Name string
+	Hash string
+}
+
+// NameVersion names a value by a keyed hash of its content.
+//
+// A SOPS value is keyed by a key derived from its file's data key, so a
+// name says nothing about the value to anyone without a decryption key. A
+// plain value can only be salted by stack and name: anyone who knows both
+// can test guesses against its name, which is why plain secrets get a warning.
+func NameVersion(stack string, v sopsbridge.Value) Version {
+	key := v.NameKey
+	if key == nil {
+		salt := sha256.Sum256([]byte("stackctl plain v1\x00" + stack + "\x00" + string(v.Source.Kind) + "\x00" + v.Source.Name))
+		key = salt[:]
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(string(v.Source.Kind) + "\x00" + v.Source.Name + "\x00"))
+	mac.Write(v.Data)
+	hash := hex.EncodeToString(mac.Sum(nil))[:HashLen]
+	return Version{Value: v, Name: v.Source.Name + "." + hash, Hash: hash}
+}

@@ -1,0 +1,310 @@
+// Package sopsbridge reads the values of secrets and configs, decrypting
+// SOPS files in memory. Plaintext never leaves the returned Value.
+package sopsbridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	"github.com/getsops/sops/v3/cmd/sops/common"
+	"github.com/getsops/sops/v3/cmd/sops/formats"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/logging"
+	"github.com/sirupsen/logrus"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// Value is a source's plaintext, in memory only.
+type Value struct {
+	Source compose.Source
+	Data   []byte
+	// NameKey keys the version hash of a SOPS source; it is derived from the
+	// file's data key, so only holders of a decryption key can link a
+	// version name to a value. Nil for plain sources.
+	NameKey []byte
+}
+
+// Encrypted reports whether the value came from a SOPS file.
+func (v Value) Encrypted() bool { return v.NameKey != nil }
+
+// marker is in every SOPS file: each encrypted value and the MAC carry it.
+var marker = []byte("ENC[AES256_GCM,")
+
+// IsEncrypted reports whether data looks like a SOPS-encrypted document.
+func IsEncrypted(data []byte) bool { return bytes.Contains(data, marker) }
+
+// Reader reads sources, decrypting each SOPS file once.
+type Reader struct {
+	mu    sync.Mutex
+	files map[string]*decrypted
+}
+
+type decrypted struct {
+	tree    sops.Tree
+	store   common.Store
+	nameKey []byte
+	err     *Error
+}
+
+var quietSops sync.Once
+
+// NewReader returns a Reader with an empty cache.
+func NewReader() *Reader {
+	// sops logs "Data key recovered successfully" at info level on stderr.
+	quietSops.Do(func() { logging.SetLevel(logrus.WarnLevel) })
+	return &Reader{files: map[string]*decrypted{}}
+}
+
+// ReadAll reads every source and reports all failures at once.
+func (r *Reader) ReadAll(ctx context.Context, srcs []compose.Source) ([]Value, error) {
+	vals := make([]Value, 0, len(srcs))
+	var errs []error
+	for _, s := range srcs {
+		v, err := r.Read(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		vals = append(vals, v)
+	}
+	return vals, errors.Join(errs...)
+}
+
+// Read returns the value of one source, validated against swarm's limits.
+func (r *Reader) Read(ctx context.Context, s compose.Source) (Value, error) {
+	if err := ctx.Err(); err != nil {
+		return Value{}, err
+	}
+	v, err := r.read(s)
+	if err != nil {
+		return Value{}, err
+	}
+	if n := len(v.Data); n == 0 || n >= s.Kind.MaxSize() {
+		return Value{}, &Error{Ref: s.Ref(), File: s.File, Path: strings.Join(pathOf(s), "."), Kind: ErrInvalid,
+			Detail: fmt.Sprintf("the value has %d bytes; swarm takes a %s of 1 to %d bytes", n, s.Kind, s.Kind.MaxSize()-1),
+			Hint:   "fix the value at its source"}
+	}
+	return v, nil
+}
+
+func pathOf(s compose.Source) []string {
+	if s.SOPS == nil {
+		return nil
+	}
+	return s.SOPS.Path
+}
+
+func (r *Reader) read(s compose.Source) (Value, error) {
+	if s.Origin != compose.FromFile {
+		return Value{Source: s, Data: s.Inline}, nil
+	}
+	raw, err := os.ReadFile(s.File)
+	if err != nil {
+		return Value{}, &Error{Ref: s.Ref(), File: s.File, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err),
+			Hint: "check the file: path (relative paths start at the first compose file's folder)"}
+	}
+	if !IsEncrypted(raw) {
+		if s.SOPS != nil {
+			return Value{}, &Error{Ref: s.Ref(), File: s.File, Kind: ErrNotEncrypted,
+				Hint: "x-sops promises an encrypted file: encrypt it with `sops encrypt -i " + s.File + "`, or remove x-sops"}
+		}
+		return Value{Source: s, Data: raw}, nil
+	}
+	ref := s.SOPS
+	if ref == nil {
+		ref = &compose.SOPSRef{}
+	}
+	d := r.decrypt(s, raw, ref.Format)
+	if d.err != nil {
+		e := *d.err
+		e.Ref, e.Path = s.Ref(), strings.Join(ref.Path, ".")
+		return Value{}, &e
+	}
+	data, err := extract(d, ref.Path)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Ref, e.File, e.Path = s.Ref(), s.File, strings.Join(ref.Path, ".")
+		}
+		return Value{}, err
+	}
+	return Value{Source: s, Data: data, NameKey: d.nameKey}, nil
+}
+
+func describeIOError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// decrypt decrypts a file once per Reader, keyed by path and format.
+func (r *Reader) decrypt(s compose.Source, raw []byte, format string) *decrypted {
+	cacheKey := s.File + "\x00" + format
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.files[cacheKey]; ok {
+		return d
+	}
+	d := decryptFile(s.File, raw, format)
+	r.files[cacheKey] = d
+	return d
+}
+
+func decryptFile(file string, raw []byte, format string) (d *decrypted) {
+	d = &decrypted{}
+	fail := func(kind error, detail, hint string) *decrypted {
+		d.err = &Error{File: file, Kind: kind, Detail: detail, Hint: hint}
+		return d
+	}
+	// sops can panic on trees it does not expect.
+	defer func() {
+		if p := recover(); p != nil {
+			d = fail(ErrMalformed, fmt.Sprintf("sops failed on it (%v)", p), "check it with `sops decrypt "+file+"`")
+		}
+	}()
+
+	f := formats.FormatForPathOrString(file, format)
+	d.store = common.StoreForFormat(f, config.NewStoresConfig())
+	tree, err := d.store.LoadEncryptedFile(raw)
+	if err != nil {
+		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")
+	}
+	key, err := tree.Metadata.GetDataKeyWithKeyServices(
+		[]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, sops.DefaultDecryptionOrder)
+	if err != nil {
+		return fail(ErrNoKey, "tried "+triedKeys(tree.Metadata), keyHint)
+	}
+	cipher := aes.NewCipher()
+	mac, err := tree.Decrypt(key, cipher)
+	if err != nil {
+		return fail(ErrTampered, "a value does not decrypt", "restore the file from git, or re-encrypt it with sops")
+	}
+	want, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil || want != mac {
+		return fail(ErrTampered, "", "restore the file from git; edit encrypted files only with `sops edit`")
+	}
+	nameKey, err := hkdf.Key(sha256.New, key, nil, "stackctl version name v1", 32)
+	if err != nil {
+		return fail(ErrMalformed, "cannot derive a name key", "")
+	}
+	d.tree, d.nameKey = tree, nameKey
+	return d
+}
+
+const keyHint = "give stackctl one of these keys: for age, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or ~/.config/sops/age/keys.txt; for PGP, the secret key in GNUPGHOME; for cloud KMS, that cloud's credentials"
+
+// triedKeys lists the master keys that could have decrypted the file.
+func triedKeys(m sops.Metadata) string {
+	var tried []string
+	for _, g := range m.KeyGroups {
+		for _, k := range g {
+			tried = append(tried, k.TypeToIdentifier()+" "+k.ToString())
+		}
+	}
+	if len(tried) == 0 {
+		return "no key: the file lists no master keys"
+	}
+	var local []string
+	for _, env := range []string{"SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "GNUPGHOME"} {
+		if os.Getenv(env) != "" {
+			local = append(local, env)
+		}
+	}
+	where := "none of SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD is set"
+	if len(local) > 0 {
+		where = "with " + strings.Join(local, ", ") + " set"
+	}
+	return strings.Join(tried, ", ") + " (" + where + ")"
+}
+
+// extract returns the whole document, or the value at path.
+func extract(d *decrypted, path []string) (data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Kind: ErrMalformed, Detail: fmt.Sprintf("sops failed on it (%v)", p)}
+		}
+	}()
+	if len(path) == 0 {
+		out, err := d.store.EmitPlainFile(d.tree.Branches)
+		if err != nil {
+			return nil, &Error{Kind: ErrMalformed, Detail: err.Error()}
+		}
+		return out, nil
+	}
+	if len(d.tree.Branches) == 0 {
+		return nil, &Error{Kind: ErrKeyNotFound, Detail: "the file is empty"}
+	}
+	var node any = d.tree.Branches[0]
+	for i, seg := range path {
+		next, ok, have := child(node, seg)
+		if !ok {
+			detail := "no " + strconv.Quote(seg)
+			if i > 0 {
+				detail += " under " + strings.Join(path[:i], ".")
+			}
+			if have != "" {
+				detail += "; there is " + have
+			}
+			return nil, &Error{Kind: ErrKeyNotFound, Detail: detail,
+				Hint: "fix x-sops key:, or add the key with `sops set`"}
+		}
+		node = next
+	}
+	switch node.(type) {
+	case sops.TreeBranch, []any:
+		return nil, &Error{Kind: ErrKeyNotFound, Detail: "it selects a mapping or list, not a value",
+			Hint: "name one value inside it"}
+	}
+	out, err := sops.ToBytes(node)
+	if err != nil {
+		return nil, &Error{Kind: ErrMalformed, Detail: "the value has an unsupported type"}
+	}
+	return out, nil
+}
+
+// child steps one path segment into a branch or list. When the step fails,
+// have lists the keys that are there (key names, never values).
+func child(node any, seg string) (next any, ok bool, have string) {
+	switch n := node.(type) {
+	case sops.TreeBranch:
+		var keys []string
+		for _, item := range n {
+			k, isStr := item.Key.(string)
+			if !isStr {
+				continue // comments
+			}
+			if k == seg {
+				return item.Value, true, ""
+			}
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) > 10 {
+			keys = append(keys[:10], "...")
+		}
+		return nil, false, strings.Join(keys, ", ")
+	case []any:
+		i, err := strconv.Atoi(seg)
+		if err != nil || i < 0 || i >= len(n) {
+			return nil, false, fmt.Sprintf("a list of %d items (index 0 to %d)", len(n), len(n)-1)
+		}
+		return n[i], true, ""
+	}
+	return nil, false, "a value, not a mapping"
+}
