@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/rotate"
 )
 
 // Exit codes, documented in README.md.
@@ -24,6 +27,9 @@ type deps struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// engine connects to the Docker engine on first use; nil means the
+	// docker CLI's resolution of --host, --context and the environment.
+	engine func(context.Context) (rotate.Engine, error)
 }
 
 func newDeps() *deps {
@@ -51,7 +57,20 @@ SOPS files in memory, and rolls each changed service once.`,
 	root.SetOut(d.stdout)
 	root.SetErr(d.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRenderCmd(d, nil), newVersionCmd(d))
+	var ef engineFlags
+	ef.register(root)
+	if d.engine == nil {
+		var (
+			eng  rotate.Engine
+			cerr error
+			once sync.Once
+		)
+		d.engine = func(ctx context.Context) (rotate.Engine, error) {
+			once.Do(func() { eng, cerr = connect(ctx, ef, d.stderr) })
+			return eng, cerr
+		}
+	}
+	root.AddCommand(newDeployCmd(d, nil), newPlanCmd(d, nil), newPruneCmd(d, nil), newRenderCmd(d, nil), newVersionCmd(d))
 	return root
 }
 

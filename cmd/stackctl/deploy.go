@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate"
+)
+
+type deployOptions struct {
+	load   compose.Options
+	deploy rotate.DeployOptions
+	output outputFlags
+}
+
+func newDeployCmd(d *deps, runF func(context.Context, deployOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = func(ctx context.Context, o deployOptions) error { return runDeploy(ctx, d, o) }
+	}
+	var (
+		lf   loadFlags
+		opts deployOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "deploy [-c FILE]... [STACK]",
+		Short: "Deploy a stack: new secret and config versions, one rolling update per changed service",
+		Long: `Deploy loads and decrypts everything first, then, through the Engine API and in
+docker stack deploy's order, creates missing networks and secret and config
+versions, updates each changed service once (unchanged services are not
+touched), waits for the rollout, and prunes versions nothing needs.`,
+		Example: `  stackctl deploy -c docker-compose.yml shop
+  stackctl deploy -c base.yml -c prod.yml --env-file prod.env --timeout 5m shop
+  DOCKER_HOST=ssh://deploy@manager stackctl deploy --dry-run --output json shop`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.output.validate(); err != nil {
+				return err
+			}
+			if opts.deploy.Keep < 0 {
+				return usageError{errNegativeKeep}
+			}
+			opts.load = lf.options(d, args)
+			return runF(cmd.Context(), opts)
+		},
+	}
+	lf.register(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&opts.deploy.DryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVarP(&opts.deploy.Detach, "detach", "d", false, "return once the changes are sent: no wait, no prune")
+	f.DurationVar(&opts.deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
+	f.IntVar(&opts.deploy.Keep, "keep", 2, "unused versions of each secret and config to keep")
+	f.BoolVar(&opts.deploy.NoPrune, "no-prune", false, "keep every unused version")
+	f.StringVarP(&opts.output.format, "output", "o", "text", "text or json")
+	f.BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no progress")
+	return cmd
+}
+
+func runDeploy(ctx context.Context, d *deps, opts deployOptions) error {
+	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
+	if err != nil {
+		return err
+	}
+	eng, err := d.engine(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d.stderr, opts.output.quiet))
+	if res.Plan != nil {
+		switch {
+		case opts.output.format == "json":
+			if jerr := writeJSON(d.stdout, res); jerr != nil && err == nil {
+				err = jerr
+			}
+		case opts.deploy.DryRun:
+			printPlan(d.stdout, res.Plan)
+		case err == nil:
+			printResult(d.stdout, res)
+		}
+	}
+	return err
+}
+
+// prepare reads and validates every input before any engine is contacted.
+func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*rotate.Desired, error) {
+	desired, err := rotate.Prepare(ctx, opts)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	report := reporter(d.stderr, quiet)
+	for _, w := range desired.Warnings {
+		report("warning: %s", w)
+	}
+	desired.Warnings = nil
+	return desired, nil
+}

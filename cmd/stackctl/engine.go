@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/docker/cli/cli/command"
+	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/stackctl/stackctl/rotate"
+)
+
+// engineFlags choose the engine the way the docker CLI does: --host,
+// --context, DOCKER_HOST (unix, tcp with DOCKER_TLS_VERIFY and
+// DOCKER_CERT_PATH, ssh://), DOCKER_CONTEXT, then the current context.
+type engineFlags struct {
+	host        string
+	contextName string
+}
+
+func (f *engineFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVarP(&f.host, "host", "H", "", "daemon socket to connect to (default: DOCKER_HOST or the current docker context)")
+	cmd.PersistentFlags().StringVar(&f.contextName, "context", "", "docker context to use (default: DOCKER_CONTEXT or the current docker context)")
+}
+
+// connect builds an Engine API client with docker/cli's own resolution of
+// hosts, contexts, TLS and ssh, and negotiates the API version.
+func connect(ctx context.Context, f engineFlags, stderr io.Writer) (rotate.Engine, error) {
+	cli, err := command.NewDockerCli(command.WithErrorStream(stderr), command.WithOutputStream(io.Discard))
+	if err != nil {
+		return nil, err
+	}
+	opts := cliflags.NewClientOptions()
+	fs := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	opts.InstallFlags(fs) // reads DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
+	opts.LogLevel = "warn"
+	if f.host != "" {
+		opts.Hosts = []string{f.host}
+	}
+	opts.Context = f.contextName
+	opts.SetDefaultOptions(fs)
+	if err := cli.Initialize(opts); err != nil {
+		return nil, fmt.Errorf("docker connection: %w", err)
+	}
+	api := cli.Client()
+	api.NegotiateAPIVersion(ctx)
+	return api, nil
+}

@@ -1,0 +1,214 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// Reporter receives progress lines. They never hold a value.
+type Reporter func(format string, args ...any)
+
+// Rollout is one service that Apply created or updated.
+type Rollout struct {
+	Name    string
+	ID      string
+	Created bool
+	// prev is the update status before our update, to tell a fresh one from a stale one.
+	prev *swarm.UpdateStatus
+	// spec is what was sent; replicas and mode decide when it has converged.
+	spec  swarm.ServiceSpec
+	start time.Time
+}
+
+// Apply carries out a plan in docker stack deploy's order: networks, then
+// secret and config versions, then services, each changed service with
+// exactly one create or update, all sent at once.
+func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout, error) {
+	for _, n := range p.Networks {
+		if n.Action != Create {
+			continue
+		}
+		report("creating network %s", n.Name)
+		if _, err := eng.NetworkCreate(ctx, n.Name, n.opts); err != nil && !errdefs.IsConflict(err) {
+			return nil, fmt.Errorf("create network %s: %w", n.Name, err)
+		}
+	}
+
+	ids := map[string]string{}
+	for i := range p.Versions {
+		v := &p.Versions[i]
+		if v.Action != Create {
+			ids[string(v.Kind)+"/"+v.Name] = v.ID
+			continue
+		}
+		report("creating %s %s", v.Kind, v.Name)
+		id, err := createVersion(ctx, eng, p.Stack, v.version)
+		if err != nil {
+			return nil, err
+		}
+		v.ID = id
+		ids[string(v.Kind)+"/"+v.Name] = id
+	}
+
+	var (
+		mu       sync.Mutex
+		rollouts []Rollout
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	for i := range p.Services {
+		sc := &p.Services[i]
+		if sc.Action == Unchanged {
+			continue
+		}
+		if err := fillIDs(&sc.spec, ids); err != nil {
+			return nil, fmt.Errorf("service %s: %w", sc.Name, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := applyService(ctx, eng, sc, report)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			rollouts = append(rollouts, r)
+		}()
+	}
+	wg.Wait()
+	return rollouts, errors.Join(errs...)
+}
+
+func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (string, error) {
+	labels := map[string]string{}
+	for k, val := range v.Source.Labels {
+		labels[k] = val
+	}
+	labels[LabelNamespace] = stack
+	labels[LabelName] = v.Source.Name
+	labels[LabelHash] = v.Hash
+	ann := swarm.Annotations{Name: v.Name, Labels: labels}
+	var err error
+	if v.Source.Kind == compose.Secret {
+		var resp swarm.SecretCreateResponse
+		resp, err = eng.SecretCreate(ctx, swarm.SecretSpec{Annotations: ann, Data: v.Data})
+		if err == nil {
+			return resp.ID, nil
+		}
+	} else {
+		var resp swarm.ConfigCreateResponse
+		resp, err = eng.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: ann, Data: v.Data})
+		if err == nil {
+			return resp.ID, nil
+		}
+	}
+	// Another deploy made the same version first: content-addressed, so it is ours too.
+	if errdefs.IsConflict(err) || strings.Contains(err.Error(), "already exists") {
+		if id, ok := findVersion(ctx, eng, v.Source.Kind, v.Name); ok {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("create %s %s: %w", v.Source.Kind, v.Name, err)
+}
+
+// findVersion looks a version up by exact name (the API's filter is a prefix match).
+func findVersion(ctx context.Context, eng Engine, kind compose.Kind, name string) (string, bool) {
+	f := filters.NewArgs(filters.Arg("name", name))
+	if kind == compose.Secret {
+		list, err := eng.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+		if err == nil {
+			for _, x := range list {
+				if x.Spec.Name == name {
+					return x.ID, true
+				}
+			}
+		}
+		return "", false
+	}
+	list, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	if err == nil {
+		for _, x := range list {
+			if x.Spec.Name == name {
+				return x.ID, true
+			}
+		}
+	}
+	return "", false
+}
+
+// fillIDs replaces the placeholders of new versions with their IDs.
+func fillIDs(spec *swarm.ServiceSpec, ids map[string]string) error {
+	cs := spec.TaskTemplate.ContainerSpec
+	if cs == nil {
+		return nil
+	}
+	for _, r := range cs.Secrets {
+		if strings.HasPrefix(r.SecretID, placeholder) {
+			id, ok := ids["secret/"+r.SecretName]
+			if !ok {
+				return fmt.Errorf("secret %s was not created", r.SecretName)
+			}
+			r.SecretID = id
+		}
+	}
+	for _, r := range cs.Configs {
+		if strings.HasPrefix(r.ConfigID, placeholder) {
+			id, ok := ids["config/"+r.ConfigName]
+			if !ok {
+				return fmt.Errorf("config %s was not created", r.ConfigName)
+			}
+			r.ConfigID = id
+		}
+	}
+	return nil
+}
+
+// maxOutOfSequence bounds the retries when another writer bumps a service's version.
+const maxOutOfSequence = 5
+
+func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Reporter) (Rollout, error) {
+	r := Rollout{Name: sc.Name, spec: sc.spec, start: time.Now()}
+	if sc.Action == Create {
+		report("creating service %s", sc.Name)
+		resp, err := eng.ServiceCreate(ctx, sc.spec, swarm.ServiceCreateOptions{})
+		if err != nil {
+			return r, fmt.Errorf("create service %s: %w", sc.Name, err)
+		}
+		r.ID, r.Created = resp.ID, true
+		return r, nil
+	}
+	report("updating service %s (%s)", sc.Name, summary(sc.Diff))
+	live := *sc.live
+	r.ID, r.prev = live.ID, live.UpdateStatus
+	for attempt := 1; ; attempt++ {
+		resp, err := eng.ServiceUpdate(ctx, live.ID, live.Version, sc.spec, swarm.ServiceUpdateOptions{})
+		if err == nil {
+			for _, w := range resp.Warnings {
+				report("service %s: %s", sc.Name, w)
+			}
+			return r, nil
+		}
+		if !strings.Contains(err.Error(), "update out of sequence") || attempt == maxOutOfSequence {
+			return r, fmt.Errorf("update service %s: %w", sc.Name, err)
+		}
+		svc, _, ierr := eng.ServiceInspectWithRaw(ctx, live.ID, swarm.ServiceInspectOptions{})
+		if ierr != nil {
+			return r, fmt.Errorf("update service %s: %w (and inspect: %v)", sc.Name, err, ierr)
+		}
+		live = svc
+		r.prev = svc.UpdateStatus
+		sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+	}
+}

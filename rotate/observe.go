@@ -1,0 +1,87 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// ErrNotManager means the engine cannot take swarm writes.
+var ErrNotManager = errors.New(`this node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again`)
+
+// State is what the engine holds that a deploy of one stack depends on.
+type State struct {
+	Stack string
+	// Networks by name: the stack's own and every other (for external ones).
+	Networks map[string]network.Summary
+	// Secrets and Configs: every one in the swarm, by name (external
+	// references may name any of them).
+	Secrets map[string]swarm.Secret
+	Configs map[string]swarm.Config
+	// Services: every one in the swarm, so that prune never removes a
+	// version another stack refers to.
+	Services []swarm.Service
+}
+
+// CheckManager fails with the docker CLI's message when the engine is not
+// a swarm manager.
+func CheckManager(ctx context.Context, eng Engine) error {
+	info, err := eng.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Docker engine: %w", err)
+	}
+	if !info.Swarm.ControlAvailable {
+		return ErrNotManager
+	}
+	return nil
+}
+
+// Observe reads what the deploy of stack depends on. It writes nothing.
+func Observe(ctx context.Context, eng Engine, stack string) (*State, error) {
+	s := &State{Stack: stack, Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
+	nets, err := eng.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range nets {
+		s.Networks[n.Name] = n
+	}
+	secrets, err := eng.SecretList(ctx, swarm.SecretListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	for _, x := range secrets {
+		s.Secrets[x.Spec.Name] = x
+	}
+	configs, err := eng.ConfigList(ctx, swarm.ConfigListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list configs: %w", err)
+	}
+	for _, x := range configs {
+		s.Configs[x.Spec.Name] = x
+	}
+	s.Services, err = eng.ServiceList(ctx, swarm.ServiceListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	return s, nil
+}
+
+// StackServices are the services labelled with the stack's namespace.
+func (s *State) StackServices() map[string]swarm.Service {
+	out := map[string]swarm.Service{}
+	for _, svc := range s.Services {
+		if svc.Spec.Labels[LabelNamespace] == s.Stack {
+			out[svc.Spec.Name] = svc
+		}
+	}
+	return out
+}
+
+func stackFilter(stack string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", LabelNamespace+"="+stack))
+}

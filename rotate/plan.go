@@ -1,0 +1,308 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// Action is what a plan does to one object.
+type Action string
+
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Unchanged Action = "unchanged"
+	Remove    Action = "remove"
+)
+
+// Plan is everything a deploy would change, computed without writing.
+// `plan`, `deploy --dry-run`, JSON output and tests all read it.
+type Plan struct {
+	Stack    string          `json:"stack"`
+	Networks []NetworkChange `json:"networks"`
+	Versions []VersionChange `json:"versions"`
+	Services []ServiceChange `json:"services"`
+	// Prune is what pruning would remove once the rollout has converged.
+	Prune    []VersionChange `json:"prune"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// NetworkChange creates a network the stack needs.
+type NetworkChange struct {
+	Name   string `json:"name"`
+	Action Action `json:"action"`
+	opts   network.CreateOptions
+}
+
+// VersionChange creates or removes one secret or config version.
+type VersionChange struct {
+	Kind   compose.Kind `json:"kind"`
+	Key    string       `json:"key,omitempty"`
+	Name   string       `json:"name"`
+	Action Action       `json:"action"`
+	ID     string       `json:"id,omitempty"`
+	// version holds the value; it never reaches JSON.
+	version *Version
+}
+
+// ServiceChange creates or updates one service, once.
+type ServiceChange struct {
+	Name   string      `json:"name"`
+	Action Action      `json:"action"`
+	ID     string      `json:"id,omitempty"`
+	Diff   []FieldDiff `json:"diff,omitempty"`
+	spec   swarm.ServiceSpec
+	live   *swarm.Service
+}
+
+// Changes reports whether applying the plan writes anything.
+func (p *Plan) Changes() bool {
+	for _, n := range p.Networks {
+		if n.Action != Unchanged {
+			return true
+		}
+	}
+	for _, v := range p.Versions {
+		if v.Action != Unchanged {
+			return true
+		}
+	}
+	for _, s := range p.Services {
+		if s.Action != Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholder stands for the ID of a version that does not exist yet.
+const placeholder = "stackctl-new:"
+
+// MakePlan compares the desired stack with the engine's state. It is pure:
+// it reads only its arguments.
+func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep int) (*Plan, error) {
+	p := &Plan{Stack: d.Project.Stack, Warnings: append([]string{}, d.Warnings...)}
+
+	wanted := map[string]*Version{}
+	for i := range d.Versions {
+		v := &d.Versions[i]
+		wanted[v.Name] = v
+		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, version: v}
+		if id, ok := s.versionID(v.Source.Kind, v.Name); ok {
+			vc.Action, vc.ID = Unchanged, id
+		}
+		p.Versions = append(p.Versions, vc)
+	}
+	ids := func(kind compose.Kind, name string) (string, bool) {
+		if id, ok := s.versionID(kind, name); ok {
+			return id, true
+		}
+		if v, ok := wanted[name]; ok && v.Source.Kind == kind {
+			return placeholder + name, true
+		}
+		return "", false
+	}
+	specs, err := d.Project.Convert(ctx, apiVersion, ids)
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, specs.Warnings...)
+
+	if err := checkExternalNetworks(specs.ExternalNetworks, s); err != nil {
+		return nil, err
+	}
+	for _, name := range compose.SortedKeys(specs.Networks) {
+		nc := NetworkChange{Name: name, Action: Create, opts: specs.Networks[name]}
+		if _, ok := s.Networks[name]; ok {
+			nc.Action = Unchanged
+		}
+		p.Networks = append(p.Networks, nc)
+	}
+
+	live := s.StackServices()
+	for _, name := range compose.SortedKeys(specs.Services) {
+		spec := specs.Services[name]
+		sc := ServiceChange{Name: name, Action: Create, spec: spec}
+		if svc, ok := live[name]; ok {
+			sc.ID, sc.live = svc.ID, &svc
+			// As docker stack deploy does: keep ForceUpdate, and keep the
+			// digest the engine pinned when the image name is unchanged.
+			sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+			if spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec != nil &&
+				spec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[LabelImage] {
+				sc.spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
+			}
+			sc.Diff = DiffSpecs(svc.Spec, normalize(sc.spec, s))
+			sc.Action = Unchanged
+			if len(sc.Diff) > 0 {
+				sc.Action = Update
+			}
+		}
+		p.Services = append(p.Services, sc)
+	}
+	for _, name := range compose.SortedKeys(live) {
+		if _, ok := specs.Services[name]; !ok {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is in stack %s but not in the compose files: left as it is (docker service rm %s removes it)", name, p.Stack, name))
+		}
+	}
+
+	p.Prune = SelectPrune(p.Stack, s, plannedRefs(p, s), keep)
+	return p, nil
+}
+
+// versionID finds a secret or config by exact name.
+func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
+	if kind == compose.Secret {
+		x, ok := s.Secrets[name]
+		return x.ID, ok
+	}
+	x, ok := s.Configs[name]
+	return x.ID, ok
+}
+
+func checkExternalNetworks(names []string, s *State) error {
+	var errs []string
+	for _, name := range names {
+		if !container.NetworkMode(name).IsUserDefined() {
+			continue
+		}
+		n, ok := s.Networks[name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("network %q is declared as external, but could not be found: create a swarm-scoped network (docker network create -d overlay %s) before the deploy", name, name))
+		case n.Scope != "swarm":
+			errs = append(errs, fmt.Sprintf("network %q is declared as external, but it is not in the right scope: %q instead of \"swarm\"", name, n.Scope))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// normalize fills in what the engine adds to a spec it stores, so that an
+// unchanged service compares equal to its live spec.
+func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
+	spec = deepCopy(spec)
+	if spec.Mode.Replicated == nil && spec.Mode.Global == nil && spec.Mode.ReplicatedJob == nil && spec.Mode.GlobalJob == nil {
+		spec.Mode.Replicated = &swarm.ReplicatedService{}
+	}
+	if r := spec.Mode.Replicated; r != nil && r.Replicas == nil {
+		one := uint64(1)
+		r.Replicas = &one
+	}
+	if spec.EndpointSpec != nil && spec.EndpointSpec.Mode == "" {
+		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
+	}
+	t := &spec.TaskTemplate
+	if t.ContainerSpec != nil && t.ContainerSpec.Isolation == "" {
+		t.ContainerSpec.Isolation = container.IsolationDefault
+	}
+	if t.Runtime == "" && t.ContainerSpec != nil {
+		t.Runtime = swarm.RuntimeContainer
+	}
+	nets := t.Networks
+	if len(nets) == 0 {
+		nets = spec.Networks //nolint:staticcheck // older specs
+	}
+	for i := range nets {
+		if n, ok := s.Networks[nets[i].Target]; ok {
+			nets[i].Target = n.ID
+		}
+	}
+	return spec
+}
+
+// usedRefs are the names of versions a service refers to.
+func usedRefs(spec *swarm.ServiceSpec, into map[string]bool) {
+	if spec == nil || spec.TaskTemplate.ContainerSpec == nil {
+		return
+	}
+	for _, r := range spec.TaskTemplate.ContainerSpec.Secrets {
+		into["secret/"+r.SecretName] = true
+	}
+	for _, r := range spec.TaskTemplate.ContainerSpec.Configs {
+		into["config/"+r.ConfigName] = true
+	}
+}
+
+// plannedRefs are the references that will hold once the plan is applied:
+// an updated service's live spec becomes its previous spec.
+func plannedRefs(p *Plan, s *State) map[string]bool {
+	changed := map[string]*ServiceChange{}
+	for i := range p.Services {
+		changed[p.Services[i].Name] = &p.Services[i]
+	}
+	used := map[string]bool{}
+	for _, svc := range s.Services {
+		sc, ok := changed[svc.Spec.Name]
+		if ok && sc.Action == Update {
+			usedRefs(&sc.spec, used)
+			usedRefs(&svc.Spec, used)
+			continue
+		}
+		usedRefs(&svc.Spec, used)
+		usedRefs(svc.PreviousSpec, used)
+	}
+	for i := range p.Services {
+		if p.Services[i].Action == Create {
+			usedRefs(&p.Services[i].spec, used)
+		}
+	}
+	// A version the compose files define stays, even if no service uses it.
+	for _, v := range p.Versions {
+		used[string(v.Kind)+"/"+v.Name] = true
+	}
+	return used
+}
+
+// SelectPrune picks the stack's stackctl versions that no service refers
+// to in its spec or previous spec (a rollback needs the previous one),
+// keeping the newest keep unused versions of each name.
+func SelectPrune(stack string, s *State, used map[string]bool, keep int) []VersionChange {
+	type candidate struct {
+		vc      VersionChange
+		logical string
+		created int64
+	}
+	var cands []candidate
+	for _, x := range s.Secrets {
+		if x.Spec.Labels[LabelNamespace] == stack && x.Spec.Labels[LabelName] != "" && !used["secret/"+x.Spec.Name] {
+			cands = append(cands, candidate{VersionChange{Kind: compose.Secret, Name: x.Spec.Name, Action: Remove, ID: x.ID}, x.Spec.Labels[LabelName], x.CreatedAt.UnixNano()})
+		}
+	}
+	for _, x := range s.Configs {
+		if x.Spec.Labels[LabelNamespace] == stack && x.Spec.Labels[LabelName] != "" && !used["config/"+x.Spec.Name] {
+			cands = append(cands, candidate{VersionChange{Kind: compose.Config, Name: x.Spec.Name, Action: Remove, ID: x.ID}, x.Spec.Labels[LabelName], x.CreatedAt.UnixNano()})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.vc.Kind != b.vc.Kind || a.logical != b.logical {
+			return string(a.vc.Kind)+"/"+a.logical < string(b.vc.Kind)+"/"+b.logical
+		}
+		if a.created != b.created {
+			return a.created > b.created // newest first
+		}
+		return a.vc.Name < b.vc.Name
+	})
+	var out []VersionChange
+	kept := map[string]int{}
+	for _, c := range cands {
+		group := string(c.vc.Kind) + "/" + c.logical
+		if kept[group] < keep {
+			kept[group]++
+			continue
+		}
+		out = append(out, c.vc)
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// PruneOptions say what pruning keeps.
+type PruneOptions struct {
+	// Keep is how many unused versions of each name to keep, newest first.
+	Keep int
+	// Desired are versions the compose files define: kept even if unused.
+	Desired []Version
+	DryRun  bool
+}
+
+// Prune removes the stack's stackctl versions that no service in the swarm
+// refers to in its spec or previous spec, beyond opts.Keep per name. It
+// reads the engine afresh, so it sees what the rollout left.
+func Prune(ctx context.Context, eng Engine, stack string, opts PruneOptions, report Reporter) ([]VersionChange, error) {
+	s, err := Observe(ctx, eng, stack)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for i := range s.Services {
+		usedRefs(&s.Services[i].Spec, used)
+		usedRefs(s.Services[i].PreviousSpec, used)
+	}
+	for _, v := range opts.Desired {
+		used[string(v.Source.Kind)+"/"+v.Name] = true
+	}
+	victims := SelectPrune(stack, s, used, opts.Keep)
+	if opts.DryRun {
+		return victims, nil
+	}
+	var errs []error
+	var done []VersionChange
+	for _, v := range victims {
+		report("removing %s %s", v.Kind, v.Name)
+		var err error
+		if v.Kind == compose.Secret {
+			err = eng.SecretRemove(ctx, v.ID)
+		} else {
+			err = eng.ConfigRemove(ctx, v.ID)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
+			// In use by a service created since we looked: leave it for next time.
+			errs = append(errs, fmt.Errorf("remove %s %s: %w", v.Kind, v.Name, err))
+			continue
+		}
+		done = append(done, v)
+	}
+	return done, errors.Join(errs...)
+}
