@@ -43,6 +43,7 @@ var dockerTypes = []struct {
 	{[]string{"services", "*", "ports", "*", "published"}, "!!int"},
 	{[]string{"services", "*", "secrets", "*", "mode"}, "!!int"},
 	{[]string{"services", "*", "configs", "*", "mode"}, "!!int"},
+	{[]string{"services", "*", "volumes", "*", "tmpfs", "size"}, "!!int"},
 }
 
 func fixForDocker(n *yaml.Node, path []string) {
@@ -52,9 +53,16 @@ func fixForDocker(n *yaml.Node, path []string) {
 			fixForDocker(c, path)
 		}
 	case yaml.MappingNode:
+		kept := n.Content[:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			fixForDocker(n.Content[i+1], append(path, n.Content[i].Value))
+			p := append(path, n.Content[i].Value)
+			if dropped(p) {
+				continue
+			}
+			fixForDocker(n.Content[i+1], p)
+			kept = append(kept, n.Content[i], n.Content[i+1])
 		}
+		n.Content = kept
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			fixForDocker(c, append(path, strconv.Itoa(i)))
@@ -66,6 +74,22 @@ func fixForDocker(n *yaml.Node, path []string) {
 			}
 		}
 	}
+}
+
+// dockerDropped are keys compose-go has already resolved into others:
+// env_file into environment, label_file into labels.
+var dockerDropped = [][]string{
+	{"services", "*", "env_file"},
+	{"services", "*", "label_file"},
+}
+
+func dropped(path []string) bool {
+	for _, p := range dockerDropped {
+		if match(p, path) {
+			return true
+		}
+	}
+	return false
 }
 
 func match(pattern, path []string) bool {

@@ -199,6 +199,17 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 		one := uint64(1)
 		r.Replicas = &one
 	}
+	for _, uc := range []*swarm.UpdateConfig{spec.UpdateConfig, spec.RollbackConfig} {
+		if uc == nil {
+			continue
+		}
+		if uc.FailureAction == "" {
+			uc.FailureAction = swarm.UpdateFailureActionPause
+		}
+		if uc.Order == "" {
+			uc.Order = swarm.UpdateOrderStopFirst
+		}
+	}
 	if spec.EndpointSpec != nil && spec.EndpointSpec.Mode == "" {
 		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
 	}

@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 		panic("go build: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
+	removeTestImage()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,0 +1,267 @@
+package main
+
+// Helpers for the end-to-end tests: a real engine in swarm mode, a test
+// image built from testdata/app, unique stack names, and cleanup that runs
+// even when a test fails.
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+var (
+	engineOnce sync.Once
+	engineAPI  *client.Client
+	engineErr  error
+	imageOnce  sync.Once
+	imageRef   string
+	imageErr   error
+)
+
+// realEngine returns a client for the local engine, which must be a swarm
+// manager. Without one the test fails in CI and is skipped elsewhere.
+func realEngine(t testing.TB) *client.Client {
+	t.Helper()
+	engineOnce.Do(func() {
+		engineAPI, engineErr = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if engineErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		info, err := engineAPI.Info(ctx)
+		switch {
+		case err != nil:
+			engineErr = fmt.Errorf("no Docker engine answers: %w", err)
+		case !info.Swarm.ControlAvailable:
+			engineErr = fmt.Errorf("the engine is not a swarm manager: run docker swarm init --advertise-addr 127.0.0.1")
+		}
+	})
+	if engineErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("end-to-end tests need a Docker engine in CI: %v", engineErr)
+		}
+		t.Skipf("no usable Docker engine: %v", engineErr)
+	}
+	return engineAPI
+}
+
+// testImage builds the test workload once per test binary: a FROM-scratch
+// image with a static build of testdata/app, imported under a unique tag.
+func testImage(t testing.TB) string {
+	t.Helper()
+	api := realEngine(t)
+	imageOnce.Do(func() { imageRef, imageErr = buildTestImage(api) })
+	if imageErr != nil {
+		t.Fatalf("build the test image: %v", imageErr)
+	}
+	return imageRef
+}
+
+func buildTestImage(api *client.Client) (string, error) {
+	dir, err := os.MkdirTemp("", "stackctl-app")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "app")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/app")
+	build.Dir = filepath.Join("..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "app", Mode: 0o755, Size: int64(len(data))}); err != nil {
+		return "", err
+	}
+	tw.Write(data)
+	tw.Close()
+	ref := "stackctl-test:" + randomHex(6)
+	rc, err := api.ImageImport(context.Background(), image.ImportSource{Source: &buf, SourceName: "-"}, ref,
+		image.ImportOptions{Changes: []string{`ENTRYPOINT ["/app"]`, `CMD ["sleep"]`}})
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	return ref, nil
+}
+
+func removeTestImage() {
+	if imageRef != "" && engineAPI != nil {
+		engineAPI.ImageRemove(context.Background(), imageRef, image.RemoveOptions{Force: true, PruneChildren: true})
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newStack returns a unique stack name and removes everything labelled
+// with it when the test ends, as `docker stack rm` would.
+func newStack(t testing.TB) string {
+	t.Helper()
+	api := realEngine(t)
+	name := "e2e" + randomHex(4)
+	t.Cleanup(func() { removeStack(t, api, name) })
+	return name
+}
+
+func removeStack(t testing.TB, api *client.Client, stack string) {
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
+	services, _ := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	for _, s := range services {
+		api.ServiceRemove(ctx, s.ID)
+	}
+	// Secrets, configs and networks can be removed once the tasks are gone.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left []string
+		secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+		for _, s := range secrets {
+			if err := api.SecretRemove(ctx, s.ID); err != nil {
+				left = append(left, s.Spec.Name)
+			}
+		}
+		configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+		for _, c := range configs {
+			if err := api.ConfigRemove(ctx, c.ID); err != nil {
+				left = append(left, c.Spec.Name)
+			}
+		}
+		nets, _ := api.NetworkList(ctx, network.ListOptions{Filters: f})
+		for _, n := range nets {
+			if err := api.NetworkRemove(ctx, n.ID); err != nil {
+				left = append(left, n.Name)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("cleanup of stack %s left: %s", stack, strings.Join(left, ", "))
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// result is one run of the stackctl binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// stackctl runs the built binary in dir with the test key and extra env.
+func stackctl(t testing.TB, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(stackctlBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// writeDir writes files into a fresh folder; {{image}} and {{sops}} are
+// replaced by the test image and testdata/sops.
+func writeDir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeInto(t, dir, files)
+	return dir
+}
+
+func writeInto(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		content = strings.ReplaceAll(content, "{{image}}", testImage(t))
+		content = strings.ReplaceAll(content, "{{sops}}", testdataPath(t, "sops"))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// serviceTasks lists a service's tasks.
+func serviceTasks(t testing.TB, api *client.Client, service string) []swarm.Task {
+	t.Helper()
+	tasks, err := api.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tasks
+}
+
+// readInContainers returns what each running task of a service reads at path.
+func readInContainers(t testing.TB, api *client.Client, service, path string) []string {
+	t.Helper()
+	var out []string
+	for _, task := range serviceTasks(t, api, service) {
+		if task.DesiredState != swarm.TaskStateRunning || task.Status.ContainerStatus == nil {
+			continue
+		}
+		b, err := exec.Command("docker", "exec", task.Status.ContainerStatus.ContainerID, "/app", "cat", path).Output()
+		if err != nil {
+			t.Fatalf("docker exec %s cat %s: %v", service, path, err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func inspectService(t testing.TB, api *client.Client, name string) swarm.Service {
+	t.Helper()
+	svc, _, err := api.ServiceInspectWithRaw(context.Background(), name, swarm.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func secretNames(t testing.TB, api *client.Client, stack string) []string {
+	t.Helper()
+	list, err := api.SecretList(context.Background(), swarm.SecretListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range list {
+		names = append(names, s.Spec.Name)
+	}
+	return names
+}
