@@ -20,16 +20,19 @@ lint:
 
 # Benchmarks, with stackctl and the docker CLI side by side where both apply.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./compose ./sopsbridge ./rotate
+	$(GO) test -run '^$$' -bench RenderVsDockerStackConfig -benchtime 5x ./cmd/stackctl
+	$(GO) test -run '^$$' -bench DeployVsDocker -benchtime 1x -timeout 30m ./cmd/stackctl
 
 # Rewrite golden files and fixtures under testdata/.
 update:
 	$(GO) test ./rotate -run 'Golden|BenchFixture' -update
 
-# The main job on a fresh machine: build, then render the quickstart example.
+# The main job on a fresh machine: a Docker engine in swarm mode, stackctl,
+# and the quickstart stack deployed, changed and deployed again.
 demo: build
-	SOPS_AGE_KEY_FILE=$(CURDIR)/examples/quickstart/demo-age-key.txt \
-	  $(BIN) render -c examples/quickstart/compose.yml quickstart
+	.ci/ensure-engine
+	examples/quickstart/demo.sh
 
 clean:
 	rm -rf bin

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackctl/stackctl/rotate"
+)
+
+func TestDeployFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(deployOptions) bool
+		wantErr string
+	}{
+		{"defaults", nil, func(o deployOptions) bool {
+			return o.deploy.Keep == 2 && o.deploy.Wait.Timeout == 10*time.Minute && !o.deploy.DryRun && !o.deploy.Detach && o.output.format == "text"
+		}, ""},
+		{"all flags", []string{"-c", "a.yml", "--env-file", "e", "--dry-run", "--detach", "--timeout", "30s", "--keep", "0", "--no-prune", "-o", "json", "-q", "shop"}, func(o deployOptions) bool {
+			return o.load.Stack == "shop" && o.load.Files[0] == "a.yml" && o.load.EnvFiles[0] == "e" && o.deploy.DryRun && o.deploy.Detach &&
+				o.deploy.Wait.Timeout == 30*time.Second && o.deploy.Keep == 0 && o.deploy.NoPrune && o.output.format == "json" && o.output.quiet
+		}, ""},
+		{"bad output", []string{"-o", "yaml"}, nil, "--output must be text or json"},
+		{"negative keep", []string{"--keep", "-1"}, nil, "--keep must be 0 or more"},
+		{"two stacks", []string{"a", "b"}, nil, "accepts at most 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, _ := testDeps("")
+			var got deployOptions
+			cmd := newDeployCmd(d, func(_ context.Context, o deployOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(got) {
+				t.Errorf("options = %+v", got)
+			}
+		})
+	}
+}
+
+// TestBadInputTouchesNoEngine: every input is read and validated before
+// stackctl even connects to the engine.
+func TestBadInputTouchesNoEngine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	os.WriteFile(bad, []byte("services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {file: ./missing.txt}\n"), 0o600)
+	for _, args := range [][]string{
+		{"deploy", "-c", bad, "shop"},
+		{"plan", "-c", bad, "shop"},
+		{"prune", "-c", bad, "shop"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			d, out, errb := testDeps("")
+			connected := false
+			d.engine = func(context.Context) (rotate.Engine, error) {
+				connected = true
+				return nil, errors.New("must not connect")
+			}
+			if code := run(args, d); code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, exitUsage, errb)
+			}
+			if connected {
+				t.Error("connected to the engine before the input was valid")
+			}
+			if out.Len() > 0 {
+				t.Errorf("stdout on failure: %s", out)
+			}
+			if !strings.Contains(errb.String(), "missing.txt") {
+				t.Errorf("error does not name the file: %s", errb)
+			}
+		})
+	}
+}

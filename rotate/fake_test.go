@@ -1,0 +1,98 @@
+package rotate
+
+import (
+	"context"
+	"sync"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+)
+
+// fakeEngine records calls and answers from func fields; any method it
+// does not override panics through the nil embedded Engine.
+type fakeEngine struct {
+	Engine
+	mu    sync.Mutex
+	calls []string
+
+	info          func() (system.Info, error)
+	secretCreate  func(swarm.SecretSpec) (swarm.SecretCreateResponse, error)
+	secretList    func(swarm.SecretListOptions) ([]swarm.Secret, error)
+	serviceUpdate func(id string, v swarm.Version) error
+	serviceCreate func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error)
+	inspect       func(id string) (swarm.Service, error)
+	tasks         func(id string) ([]swarm.Task, error)
+}
+
+func (f *fakeEngine) record(c string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+}
+
+func (f *fakeEngine) count(c string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, x := range f.calls {
+		if x == c {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeEngine) ClientVersion() string { return "1.41" }
+
+func (f *fakeEngine) Info(context.Context) (system.Info, error) {
+	f.record("Info")
+	return f.info()
+}
+
+func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+	f.record("NetworkCreate")
+	return network.CreateResponse{ID: "net-" + name}, nil
+}
+
+func (f *fakeEngine) SecretCreate(_ context.Context, s swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+	f.record("SecretCreate")
+	if f.secretCreate != nil {
+		return f.secretCreate(s)
+	}
+	return swarm.SecretCreateResponse{ID: "id-" + s.Name}, nil
+}
+
+func (f *fakeEngine) SecretList(_ context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
+	f.record("SecretList")
+	return f.secretList(o)
+}
+
+func (f *fakeEngine) ConfigCreate(_ context.Context, s swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	f.record("ConfigCreate")
+	return swarm.ConfigCreateResponse{ID: "id-" + s.Name}, nil
+}
+
+func (f *fakeEngine) ServiceCreate(_ context.Context, s swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+	f.record("ServiceCreate")
+	if f.serviceCreate != nil {
+		return f.serviceCreate(s)
+	}
+	return swarm.ServiceCreateResponse{ID: "svc-" + s.Name}, nil
+}
+
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, v swarm.Version, _ swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	f.record("ServiceUpdate")
+	return swarm.ServiceUpdateResponse{}, f.serviceUpdate(id, v)
+}
+
+func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	f.record("ServiceInspect")
+	s, err := f.inspect(id)
+	return s, nil, err
+}
+
+func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+	f.record("TaskList")
+	return f.tasks(o.Filters.Get("service")[0])
+}

@@ -1,0 +1,305 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+const planCompose = `
+services:
+  web:
+    image: example/web:1
+    deploy: {replicas: 2, update_config: {monitor: 1s}}
+    secrets: [pw]
+  other:
+    image: example/other:1
+secrets:
+  pw: {file: ./pw.txt}
+`
+
+func desiredFor(t *testing.T, files map[string]string) *Desired {
+	t.Helper()
+	dir := scenario(t, files)
+	d, err := Prepare(context.Background(), compose.Options{Files: []string{filepath.Join(dir, "compose.yml")}, Stack: "shop", Env: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func emptyState() *State {
+	return &State{Stack: "shop", Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
+}
+
+// applied returns the state an engine would hold after the plan ran.
+func applied(t *testing.T, d *Desired) *State {
+	t.Helper()
+	s := emptyState()
+	p, err := MakePlan(context.Background(), d, s, "1.41", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range p.Networks {
+		s.Networks[n.Name] = network.Summary{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm"}
+	}
+	for _, v := range p.Versions {
+		s.Secrets[v.Name] = swarm.Secret{ID: "id-" + v.Name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: v.Name,
+			Labels: map[string]string{LabelNamespace: "shop", LabelName: v.version.Source.Name}}}}
+	}
+	for _, sc := range p.Services {
+		spec := sc.spec
+		fillIDs(&spec, map[string]string{"secret/" + p.Versions[0].Name: "id-" + p.Versions[0].Name})
+		s.Services = append(s.Services, swarm.Service{ID: "svc-" + sc.Name, Spec: normalize(spec, s)})
+	}
+	return s
+}
+
+func actions(p *Plan) string {
+	var out []string
+	for _, n := range p.Networks {
+		out = append(out, fmt.Sprintf("network %s %s", n.Name, n.Action))
+	}
+	for _, v := range p.Versions {
+		out = append(out, fmt.Sprintf("%s %s %s", v.Kind, v.Key, v.Action))
+	}
+	for _, s := range p.Services {
+		out = append(out, fmt.Sprintf("service %s %s", s.Name, s.Action))
+	}
+	for _, v := range p.Prune {
+		out = append(out, fmt.Sprintf("prune %s", v.Name))
+	}
+	return strings.Join(out, "; ")
+}
+
+func TestMakePlan(t *testing.T) {
+	first := desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"})
+	live := applied(t, first)
+	oldName := first.Versions[0].Name
+
+	tests := []struct {
+		name  string
+		files map[string]string
+		state *State
+		want  string
+	}{
+		{"first deploy creates everything", map[string]string{"compose.yml": planCompose, "pw.txt": "one"}, emptyState(),
+			"network shop_default create; secret pw create; service shop_other create; service shop_web create"},
+		{"unchanged redeploy changes nothing", map[string]string{"compose.yml": planCompose, "pw.txt": "one"}, live,
+			"network shop_default unchanged; secret pw unchanged; service shop_other unchanged; service shop_web unchanged"},
+		{"a changed secret rolls only its service", map[string]string{"compose.yml": planCompose, "pw.txt": "two"}, live,
+			"network shop_default unchanged; secret pw create; service shop_other unchanged; service shop_web update"},
+		{"a changed image rolls only its service", map[string]string{"compose.yml": strings.Replace(planCompose, "other:1", "other:2", 1), "pw.txt": "one"}, live,
+			"network shop_default unchanged; secret pw unchanged; service shop_other update; service shop_web unchanged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := MakePlan(context.Background(), desiredFor(t, tt.files), tt.state, "1.41", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := actions(p); got != tt.want {
+				t.Errorf("plan:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("the diff names the secret", func(t *testing.T) {
+		p, _ := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"}), live, "1.41", 0)
+		found := false
+		for _, d := range p.Services[1].Diff {
+			if strings.HasSuffix(d.Path, "SecretName") && d.From == oldName {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("diff %v does not show the secret change from %s", p.Services[1].Diff, oldName)
+		}
+	})
+}
+
+func TestMakePlanErrors(t *testing.T) {
+	tests := []struct {
+		name, compose, want string
+	}{
+		{"missing external network", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true}\n", `network "ext" is declared as external, but could not be found`},
+		{"missing external secret", "services:\n  a:\n    image: x\n    secrets: [ext]\nsecrets:\n  ext: {external: true}\n", "external secret not found: ext"},
+		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", "docker stack deploy would reject this file"},
+		{"build without image", "services:\n  a:\n    build: .\n", "no image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": tt.compose}), emptyState(), "1.41", 0)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func secretObj(name, stack, logical string, created time.Time) swarm.Secret {
+	labels := map[string]string{LabelNamespace: stack}
+	if logical != "" {
+		labels[LabelName] = logical
+	}
+	return swarm.Secret{ID: "id-" + name, Meta: swarm.Meta{CreatedAt: created}, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: labels}}}
+}
+
+func TestSelectPrune(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := emptyState()
+	for i, name := range []string{"shop_pw.a", "shop_pw.b", "shop_pw.c", "shop_pw.d"} {
+		s.Secrets[name] = secretObj(name, "shop", "shop_pw", t0.Add(time.Duration(i)*time.Hour))
+	}
+	s.Secrets["blog_pw.a"] = secretObj("blog_pw.a", "blog", "blog_pw", t0)          // another stack
+	s.Secrets["shop_manual"] = secretObj("shop_manual", "shop", "", t0)             // not stackctl's
+	s.Secrets["shop_other.a"] = secretObj("shop_other.a", "shop", "shop_other", t0) // used by another stack's service
+	used := map[string]bool{"secret/shop_pw.d": true, "secret/shop_pw.c": true, "secret/shop_other.a": true}
+
+	for keep, want := range map[int]string{0: "shop_pw.a shop_pw.b", 1: "shop_pw.a", 2: "", 5: ""} {
+		var got []string
+		for _, v := range SelectPrune("shop", s, used, keep) {
+			got = append(got, v.Name)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != want {
+			t.Errorf("keep %d: prune %v, want %q", keep, got, want)
+		}
+	}
+}
+
+func TestCheckManager(t *testing.T) {
+	f := &fakeEngine{info: func() (system.Info, error) { return system.Info{}, nil }}
+	err := CheckManager(context.Background(), f)
+	if !errors.Is(err, ErrNotManager) || !strings.Contains(err.Error(), "docker swarm init") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestApplyFaults(t *testing.T) {
+	d := desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"})
+	live := applied(t, desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"}))
+
+	t.Run("update out of sequence is retried with the new version", func(t *testing.T) {
+		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		var versions []uint64
+		f := &fakeEngine{
+			serviceUpdate: func(_ string, v swarm.Version) error {
+				versions = append(versions, v.Index)
+				if len(versions) == 1 {
+					return errors.New("rpc error: code = Unknown desc = update out of sequence")
+				}
+				return nil
+			},
+			inspect: func(id string) (swarm.Service, error) {
+				for _, s := range live.Services {
+					if s.ID == id {
+						s.Version.Index = 42
+						return s, nil
+					}
+				}
+				return swarm.Service{}, errors.New("no such service")
+			},
+		}
+		rolls, err := Apply(context.Background(), f, p, func(string, ...any) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rolls) != 1 || f.count("ServiceUpdate") != 2 || versions[1] != 42 {
+			t.Errorf("rollouts %d, updates %d, versions %v", len(rolls), f.count("ServiceUpdate"), versions)
+		}
+		if f.count("SecretCreate") != 1 {
+			t.Errorf("secret creates = %d, want 1", f.count("SecretCreate"))
+		}
+	})
+
+	t.Run("a version another deploy created first is reused", func(t *testing.T) {
+		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		name := p.Versions[0].Name
+		f := &fakeEngine{
+			secretCreate: func(swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+				return swarm.SecretCreateResponse{}, errdefs.ErrConflict.WithMessage("secret " + name + " already exists")
+			},
+			secretList: func(swarm.SecretListOptions) ([]swarm.Secret, error) {
+				// The API's name filter is a prefix match: the exact name must win.
+				return []swarm.Secret{secretObj(name+"x", "shop", "", time.Time{}), secretObj(name, "shop", "", time.Time{})}, nil
+			},
+			serviceUpdate: func(string, swarm.Version) error { return nil },
+		}
+		if _, err := Apply(context.Background(), f, p, func(string, ...any) {}); err != nil {
+			t.Fatal(err)
+		}
+		if id := p.Versions[0].ID; id != "id-"+name {
+			t.Errorf("version ID = %q, want id-%s", id, name)
+		}
+	})
+
+	t.Run("a failed update is reported with the service", func(t *testing.T) {
+		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}
+		_, err := Apply(context.Background(), f, p, func(string, ...any) {})
+		if err == nil || !strings.Contains(err.Error(), "update service shop_web: boom") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestWaitOutcomes(t *testing.T) {
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ours := old.Add(time.Hour)
+	one := uint64(1)
+	spec := swarm.ServiceSpec{Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}}
+	running := []swarm.Task{{DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}
+	failing := []swarm.Task{{DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateFailed, Err: "task: non-zero exit (3)", Timestamp: time.Now()}}}
+	status := func(state swarm.UpdateState, started time.Time) *swarm.UpdateStatus {
+		return &swarm.UpdateStatus{State: state, StartedAt: &started, Message: "update " + string(state)}
+	}
+	tests := []struct {
+		name    string
+		status  []*swarm.UpdateStatus // one per poll; the last repeats
+		tasks   []swarm.Task
+		wantErr string
+	}{
+		{"completed", []*swarm.UpdateStatus{status(swarm.UpdateStateUpdating, ours), status(swarm.UpdateStateCompleted, ours)}, running, ""},
+		{"paused", []*swarm.UpdateStatus{status(swarm.UpdateStatePaused, ours)}, failing, "update paused"},
+		{"rolled back", []*swarm.UpdateStatus{status(swarm.UpdateStateRollbackStarted, ours), status(swarm.UpdateStateRollbackCompleted, ours)}, failing, "update rolled back: update rollback_completed (task error: task: non-zero exit (3))"},
+		{"stale status, tasks running: settles", []*swarm.UpdateStatus{status(swarm.UpdateStateCompleted, old)}, running, ""},
+		{"never converges: times out", []*swarm.UpdateStatus{status(swarm.UpdateStateUpdating, ours)}, failing, "timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			poll := 0
+			f := &fakeEngine{
+				inspect: func(string) (swarm.Service, error) {
+					s := tt.status[min(poll, len(tt.status)-1)]
+					poll++
+					return swarm.Service{Spec: spec, UpdateStatus: s}, nil
+				},
+				tasks: func(string) ([]swarm.Task, error) { return tt.tasks, nil },
+			}
+			r := Rollout{Name: "shop_web", ID: "svc", prev: status(swarm.UpdateStateCompleted, old), spec: spec, start: old}
+			err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, Settle: 20 * time.Millisecond}, func(string, ...any) {})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "shop_web") {
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
