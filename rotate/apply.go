@@ -15,8 +15,19 @@ import (
 	"github.com/stackctl/stackctl/compose"
 )
 
-// Reporter receives progress lines. They never hold a value.
-type Reporter func(format string, args ...any)
+// Reporter receives progress. Nothing it receives holds a value.
+type Reporter interface {
+	// Printf reports one step: a line of its own.
+	Printf(format string, args ...any)
+	// Status reports where one service's rollout stands now.
+	Status(service, status string)
+}
+
+// Quiet is a Reporter that reports nothing.
+type Quiet struct{}
+
+func (Quiet) Printf(string, ...any) {}
+func (Quiet) Status(string, string) {}
 
 // Rollout is one service that Apply created or updated.
 type Rollout struct {
@@ -38,7 +49,7 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 		if n.Action != Create {
 			continue
 		}
-		report("creating network %s", n.Name)
+		report.Printf("creating network %s", n.Name)
 		if _, err := eng.NetworkCreate(ctx, n.Name, n.opts); err != nil && !errdefs.IsConflict(err) {
 			return nil, fmt.Errorf("create network %s: %w", n.Name, err)
 		}
@@ -51,7 +62,7 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 			ids[string(v.Kind)+"/"+v.Name] = v.ID
 			continue
 		}
-		report("creating %s %s", v.Kind, v.Name)
+		report.Printf("creating %s %s", v.Kind, v.Name)
 		id, err := createVersion(ctx, eng, p.Stack, v.version)
 		if err != nil {
 			return nil, err
@@ -181,7 +192,7 @@ const maxOutOfSequence = 5
 func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Reporter) (Rollout, error) {
 	r := Rollout{Name: sc.Name, spec: sc.spec, start: time.Now()}
 	if sc.Action == Create {
-		report("creating service %s", sc.Name)
+		report.Printf("creating service %s", sc.Name)
 		resp, err := eng.ServiceCreate(ctx, sc.spec, swarm.ServiceCreateOptions{})
 		if err != nil {
 			return r, fmt.Errorf("create service %s: %w", sc.Name, err)
@@ -189,14 +200,14 @@ func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Rep
 		r.ID, r.Created = resp.ID, true
 		return r, nil
 	}
-	report("updating service %s (%s)", sc.Name, summary(sc.Diff))
+	report.Printf("updating service %s (%s)", sc.Name, summary(sc.Diff))
 	live := *sc.live
 	r.ID, r.prev = live.ID, live.UpdateStatus
 	for attempt := 1; ; attempt++ {
 		resp, err := eng.ServiceUpdate(ctx, live.ID, live.Version, sc.spec, swarm.ServiceUpdateOptions{})
 		if err == nil {
 			for _, w := range resp.Warnings {
-				report("service %s: %s", sc.Name, w)
+				report.Printf("service %s: %s", sc.Name, w)
 			}
 			return r, nil
 		}

@@ -45,7 +45,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 		return res, err
 	}
 	for _, w := range res.Plan.Warnings {
-		report("warning: %s", w)
+		report.Printf("warning: %s", w)
 	}
 	if opts.DryRun {
 		if !opts.NoPrune {

@@ -141,6 +141,11 @@ func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep
 				sc.spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
 			}
 			sc.Diff = DiffSpecs(svc.Spec, normalize(sc.spec, s))
+			for i, d := range sc.Diff {
+				if to, ok := d.To.(string); ok && strings.HasPrefix(to, placeholder) {
+					sc.Diff[i].To = "(new)"
+				}
+			}
 			sc.Action = Unchanged
 			if len(sc.Diff) > 0 {
 				sc.Action = Update

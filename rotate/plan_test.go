@@ -213,7 +213,7 @@ func TestApplyFaults(t *testing.T) {
 				return swarm.Service{}, errors.New("no such service")
 			},
 		}
-		rolls, err := Apply(context.Background(), f, p, func(string, ...any) {})
+		rolls, err := Apply(context.Background(), f, p, Quiet{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +238,7 @@ func TestApplyFaults(t *testing.T) {
 			},
 			serviceUpdate: func(string, swarm.Version) error { return nil },
 		}
-		if _, err := Apply(context.Background(), f, p, func(string, ...any) {}); err != nil {
+		if _, err := Apply(context.Background(), f, p, Quiet{}); err != nil {
 			t.Fatal(err)
 		}
 		if id := p.Versions[0].ID; id != "id-"+name {
@@ -249,7 +249,7 @@ func TestApplyFaults(t *testing.T) {
 	t.Run("a failed update is reported with the service", func(t *testing.T) {
 		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
 		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}
-		_, err := Apply(context.Background(), f, p, func(string, ...any) {})
+		_, err := Apply(context.Background(), f, p, Quiet{})
 		if err == nil || !strings.Contains(err.Error(), "update service shop_web: boom") {
 			t.Errorf("err = %v", err)
 		}
@@ -290,7 +290,7 @@ func TestWaitOutcomes(t *testing.T) {
 				tasks: func(string) ([]swarm.Task, error) { return tt.tasks, nil },
 			}
 			r := Rollout{Name: "shop_web", ID: "svc", prev: status(swarm.UpdateStateCompleted, old), spec: spec, start: old}
-			err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, Settle: 20 * time.Millisecond}, func(string, ...any) {})
+			err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, Settle: 20 * time.Millisecond}, Quiet{})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

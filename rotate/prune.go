@@ -42,7 +42,7 @@ func Prune(ctx context.Context, eng Engine, stack string, opts PruneOptions, rep
 	var errs []error
 	var done []VersionChange
 	for _, v := range victims {
-		report("removing %s %s", v.Kind, v.Name)
+		report.Printf("removing %s %s", v.Kind, v.Name)
 		var err error
 		if v.Kind == compose.Secret {
 			err = eng.SecretRemove(ctx, v.ID)

@@ -97,7 +97,7 @@ func waitOne(ctx context.Context, eng Engine, r Rollout, opts WaitOptions, repor
 			lastTaskErr = st.taskErr
 		}
 		if st.line != last {
-			report("service %s: %s", r.Name, st.line)
+			report.Status(r.Name, st.line)
 			last = st.line
 		}
 		switch {

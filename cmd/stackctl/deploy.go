@@ -67,7 +67,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d.stderr, opts.output.quiet))
+	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d, opts.output.quiet))
 	if res.Plan != nil {
 		switch {
 		case opts.output.format == "json":
@@ -89,9 +89,9 @@ func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*r
 	if err != nil {
 		return nil, usageError{err}
 	}
-	report := reporter(d.stderr, quiet)
+	report := reporter(d, quiet)
 	for _, w := range desired.Warnings {
-		report("warning: %s", w)
+		report.Printf("warning: %s", w)
 	}
 	desired.Warnings = nil
 	return desired, nil

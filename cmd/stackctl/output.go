@@ -23,17 +23,73 @@ func (f *outputFlags) validate() error {
 	return nil
 }
 
-// reporter prints progress lines on stderr, one at a time, unless quiet.
-func reporter(w io.Writer, quiet bool) rotate.Reporter {
-	if quiet {
-		return func(string, ...any) {}
+// reporter prints progress on stderr: nothing when quiet, a live
+// per-service view on a terminal, plain lines otherwise (CI logs).
+func reporter(d *deps, quiet bool) rotate.Reporter {
+	switch {
+	case quiet:
+		return rotate.Quiet{}
+	case d.stderrTTY:
+		return &liveReporter{w: d.stderr, status: map[string]string{}}
 	}
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(w, format+"\n", args...)
+	return &lineReporter{w: d.stderr}
+}
+
+type lineReporter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (r *lineReporter) Printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.w, format+"\n", args...)
+}
+
+func (r *lineReporter) Status(service, status string) {
+	r.Printf("service %s: %s", service, status)
+}
+
+// liveReporter keeps one line per service at the bottom of the terminal
+// and rewrites it in place; steps scroll above it.
+type liveReporter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	order  []string
+	status map[string]string
+	drawn  int
+}
+
+func (r *liveReporter) Printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clear()
+	fmt.Fprintf(r.w, format+"\n", args...)
+	r.draw()
+}
+
+func (r *liveReporter) Status(service, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.status[service]; !ok {
+		r.order = append(r.order, service)
 	}
+	r.status[service] = status
+	r.clear()
+	r.draw()
+}
+
+func (r *liveReporter) clear() {
+	for ; r.drawn > 0; r.drawn-- {
+		fmt.Fprint(r.w, "\033[1A\033[2K")
+	}
+}
+
+func (r *liveReporter) draw() {
+	for _, s := range r.order {
+		fmt.Fprintf(r.w, "  %-30s %s\n", s, r.status[s])
+	}
+	r.drawn = len(r.order)
 }
 
 func writeJSON(w io.Writer, v any) error {

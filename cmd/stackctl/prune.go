@@ -80,7 +80,7 @@ func runPrune(ctx context.Context, d *deps, opts pruneOptions) error {
 	if err := rotate.CheckManager(ctx, eng); err != nil {
 		return err
 	}
-	removed, err := rotate.Prune(ctx, eng, stack, popts, reporter(d.stderr, opts.output.quiet))
+	removed, err := rotate.Prune(ctx, eng, stack, popts, reporter(d, opts.output.quiet))
 	if opts.output.format == "json" {
 		if jerr := writeJSON(d.stdout, map[string]any{"stack": stack, "dry_run": opts.dryRun, "pruned": removed}); jerr != nil && err == nil {
 			err = jerr

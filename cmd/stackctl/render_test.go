@@ -107,3 +107,26 @@ func TestRenderRun(t *testing.T) {
 		})
 	}
 }
+
+func TestLiveReporterRewritesServiceLines(t *testing.T) {
+	var b bytes.Buffer
+	r := reporter(&deps{stderr: &b, stderrTTY: true}, false)
+	r.Status("shop_web", "0/2 tasks running")
+	r.Status("shop_db", "0/1 tasks running")
+	r.Printf("creating secret x")
+	r.Status("shop_web", "2/2 tasks running")
+	out := b.String()
+	if strings.Count(out, "\033[1A\033[2K") != 1+2+2 {
+		t.Errorf("lines were not rewritten in place: %q", out)
+	}
+	last := out[strings.LastIndex(out, "creating secret x"):]
+	if !strings.Contains(last, "shop_web                       2/2 tasks running\n  shop_db") {
+		t.Errorf("final view: %q", last)
+	}
+
+	b.Reset()
+	reporter(&deps{stderr: &b}, false).Status("shop_web", "2/2 tasks running")
+	if b.String() != "service shop_web: 2/2 tasks running\n" {
+		t.Errorf("plain line: %q", b.String())
+	}
+}

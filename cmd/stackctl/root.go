@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stackctl/stackctl/rotate"
 )
@@ -26,14 +27,17 @@ const (
 type deps struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	// stderrTTY turns on the live progress view.
+	stderrTTY bool
+	getenv    func(string) string
 	// engine connects to the Docker engine on first use; nil means the
 	// docker CLI's resolution of --host, --context and the environment.
 	engine func(context.Context) (rotate.Engine, error)
 }
 
 func newDeps() *deps {
-	return &deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	return &deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("TERM") != "dumb"}
 }
 
 // usageError marks a failure of the command line or of its input that
