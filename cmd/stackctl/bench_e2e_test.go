@@ -54,18 +54,6 @@ func writesTo(b *testing.B, api *client.Client, stack string, before map[string]
 	return n
 }
 
-func indexes(b *testing.B, api *client.Client, stack string) map[string]uint64 {
-	list, err := api.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := map[string]uint64{}
-	for _, s := range list {
-		out[s.Spec.Name] = s.Version.Index
-	}
-	return out
-}
-
 func report(b *testing.B, name string, ours, theirs time.Duration) {
 	b.ReportMetric(ours.Seconds(), name+"-stackctl-s")
 	b.ReportMetric(theirs.Seconds(), name+"-docker-s")
@@ -93,7 +81,7 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 		waitConverged(b, api, theirs)
 
 		// Unchanged redeploy.
-		bo, bd := indexes(b, api, ours), indexes(b, api, theirs)
+		bo, bd := versionIndexes(b, api, ours), versionIndexes(b, api, theirs)
 		o = timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
 		d = timed(b, "docker", "stack", "deploy", "--resolve-image", "never", "--detach=true", "-q", "-c", compose, theirs)
 		report(b, "unchanged20", o, d)

@@ -237,7 +237,7 @@ func assertNoCanary(t *testing.T, r result) {
 }
 
 // versionIndexes are the stack's services' spec versions: any write bumps them.
-func versionIndexes(t *testing.T, api *client.Client, stack string) map[string]uint64 {
+func versionIndexes(t testing.TB, api *client.Client, stack string) map[string]uint64 {
 	t.Helper()
 	list, err := api.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
 	if err != nil {
