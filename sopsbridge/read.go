@@ -20,7 +20,6 @@ import (
 	"github.com/getsops/sops/v3/aes"
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
-	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/logging"
 	"github.com/sirupsen/logrus"
@@ -180,7 +179,7 @@ func decryptFile(file string, raw []byte, format string) (d *decrypted) {
 	}()
 
 	f := formats.FormatForPathOrString(file, format)
-	d.store = common.StoreForFormat(f, config.NewStoresConfig())
+	d.store = common.StoreForFormat(f, storesConfig(file))
 	tree, err := d.store.LoadEncryptedFile(raw)
 	if err != nil {
 		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")

@@ -1,0 +1,218 @@
+package sopsbridge
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	"github.com/getsops/sops/v3/cmd/sops/common"
+	"github.com/getsops/sops/v3/cmd/sops/formats"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keyservice"
+)
+
+// SetValue writes value at path into a SOPS file, encrypted with the
+// file's own data key and key groups. Every other value keeps its exact
+// ciphertext, so the git diff is the value, lastmodified and the MAC. The
+// file is replaced atomically and keeps its permissions. An empty path
+// means the whole document, for binary files only.
+func SetValue(file, format string, path []string, value []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{File: file, Kind: ErrMalformed, Detail: fmt.Sprintf("sops failed on it (%v)", p)}
+		}
+	}()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
+	}
+	if !IsEncrypted(raw) {
+		return &Error{File: file, Kind: ErrNotEncrypted, Hint: "stackctl writes new values only into SOPS-encrypted files"}
+	}
+	f := formats.FormatForPathOrString(file, format)
+	store := common.StoreForFormat(f, storesConfig(file))
+	if len(path) == 0 {
+		if f != formats.Binary {
+			return &Error{File: file, Kind: ErrKeyNotFound, Detail: "no key selects the value to replace",
+				Hint: "set x-sops: {key: ...} to the value to rotate; only a binary file is replaced whole"}
+		}
+		path = []string{"data"} // the binary store keeps the document under "data"
+	}
+	where := strings.Join(path, ".")
+
+	d := decryptFile(file, raw, format)
+	if d.err != nil {
+		e := *d.err
+		e.Path = where
+		return &e
+	}
+	plain := d.tree
+	if len(plain.Branches) == 0 {
+		return &Error{File: file, Path: where, Kind: ErrKeyNotFound, Detail: "the file is empty"}
+	}
+	newBranch, err := setLeaf(plain.Branches[0], path, string(value))
+	if err != nil {
+		return &Error{File: file, Path: where, Kind: ErrKeyNotFound, Detail: err.Error(), Hint: "fix x-sops key:"}
+	}
+	plain.Branches[0] = newBranch.(sops.TreeBranch)
+
+	old, err := store.LoadEncryptedFile(raw)
+	if err != nil {
+		return &Error{File: file, Kind: ErrMalformed, Detail: err.Error()}
+	}
+	key, err := old.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, sops.DefaultDecryptionOrder)
+	if err != nil {
+		return &Error{File: file, Kind: ErrNoKey, Detail: "tried " + triedKeys(old.Metadata), Hint: keyHint}
+	}
+	// Encrypt the whole tree (this computes the MAC over every plaintext
+	// value), then put back the old ciphertext of everything unchanged.
+	if err := common.EncryptTree(common.EncryptTreeOpts{DataKey: key, Tree: &plain, Cipher: aes.NewCipher()}); err != nil {
+		return &Error{File: file, Kind: ErrMalformed, Detail: "re-encrypt: " + err.Error()}
+	}
+	for i := range plain.Branches {
+		if i < len(old.Branches) {
+			plain.Branches[i] = keepCiphertext(plain.Branches[i], old.Branches[i], nil, path).(sops.TreeBranch)
+		}
+	}
+	out, err := store.EmitEncryptedFile(plain)
+	if err != nil {
+		return &Error{File: file, Kind: ErrMalformed, Detail: "emit: " + err.Error()}
+	}
+	return replaceFile(file, out)
+}
+
+// storesConfig reads the store settings (indent) of the .sops.yaml that
+// governs file, as sops does.
+func storesConfig(file string) *config.StoresConfig {
+	if conf, err := config.FindConfigFile(filepath.Dir(file)); err == nil && conf != "" {
+		if sc, err := config.LoadStoresConfig(conf); err == nil {
+			return sc
+		}
+	}
+	return config.NewStoresConfig()
+}
+
+// setLeaf replaces the value at path, which must exist and be a value.
+func setLeaf(node any, path []string, value any) (any, error) {
+	if len(path) == 0 {
+		switch node.(type) {
+		case sops.TreeBranch, []any:
+			return nil, fmt.Errorf("it selects a mapping or list, not a value")
+		}
+		return value, nil
+	}
+	switch n := node.(type) {
+	case sops.TreeBranch:
+		for i, item := range n {
+			if k, ok := item.Key.(string); ok && k == path[0] {
+				v, err := setLeaf(item.Value, path[1:], value)
+				if err != nil {
+					return nil, err
+				}
+				n[i].Value = v
+				return n, nil
+			}
+		}
+	case []any:
+		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 && i < len(n) {
+			v, err := setLeaf(n[i], path[1:], value)
+			if err != nil {
+				return nil, err
+			}
+			n[i] = v
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("no %q there", path[0])
+}
+
+// keepCiphertext walks the re-encrypted tree and the original one side by
+// side and takes the original's leaves (and encrypted comments) everywhere
+// but at the changed path.
+func keepCiphertext(fresh, old any, path, changed []string) any {
+	switch f := fresh.(type) {
+	case sops.TreeBranch:
+		o, ok := old.(sops.TreeBranch)
+		if !ok || len(o) != len(f) {
+			return fresh
+		}
+		for i := range f {
+			fk, fIsStr := f[i].Key.(string)
+			ok2, oIsStr := o[i].Key.(string)
+			switch {
+			case fIsStr && oIsStr && fk == ok2:
+				f[i].Value = keepCiphertext(f[i].Value, o[i].Value, append(path, fk), changed)
+			case !fIsStr && !oIsStr:
+				f[i] = o[i] // a comment
+			}
+		}
+		return f
+	case []any:
+		o, ok := old.([]any)
+		if !ok || len(o) != len(f) {
+			return fresh
+		}
+		for i := range f {
+			f[i] = keepCiphertext(f[i], o[i], append(path, strconv.Itoa(i)), changed)
+		}
+		return f
+	}
+	if samePath(path, changed) {
+		return fresh
+	}
+	return old
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// replaceFile writes data next to file and renames it over file, so that a
+// reader sees the old file or the new one, never a part.
+func replaceFile(file string, data []byte) error {
+	info, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".stackctl-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if dir, err := os.Open(filepath.Dir(file)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+

@@ -1,0 +1,151 @@
+package sopsbridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// copyFixture copies a fixture into a temp folder with the given mode.
+func copyFixture(t *testing.T, name string, mode os.FileMode) string {
+	t.Helper()
+	b, err := os.ReadFile(fixture(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func read(t *testing.T, file string, path ...string) string {
+	t.Helper()
+	v, err := NewReader().Read(context.Background(), fileSource(file, &compose.SOPSRef{Path: path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(v.Data)
+}
+
+// changedLines lists the lines of b that are not in a.
+func changedLines(a, b []byte) []string {
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(a), "\n") {
+		have[l] = true
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !have[l] {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+func TestSetValue(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	tests := []struct {
+		fixture string
+		path    []string
+		others  map[string][]string // other values that must not change
+		changed []string            // prefixes of the only lines that may change
+	}{
+		{"app.enc.yaml", []string{"db", "password"}, map[string][]string{canaryAPIKey: {"api_key"}, "app": {"db", "user"}, "b": {"hosts", "1"}},
+			[]string{"password: ENC[", "lastmodified:", "mac: ENC["}},
+		{"app.enc.json", []string{"db", "password"}, map[string][]string{canaryAPIKey: {"api_key"}},
+			[]string{`"password": "ENC[`, `"lastmodified":`, `"mac": "ENC[`}},
+		{"app.enc.env", []string{"DB_PASSWORD"}, map[string][]string{canaryAPIKey: {"API_KEY"}},
+			[]string{"DB_PASSWORD=ENC[", "sops_lastmodified=", "sops_mac=ENC["}},
+		{"app.enc.ini", []string{"db", "password"}, nil,
+			[]string{"password", "lastmodified", "mac"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			file := copyFixture(t, tt.fixture, 0o640)
+			before, _ := os.ReadFile(file)
+			if err := SetValue(file, "", tt.path, []byte("NEW-VALUE-1")); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, file, tt.path...); got != "NEW-VALUE-1" {
+				t.Errorf("value after write = %q", got)
+			}
+			for want, path := range tt.others {
+				if got := read(t, file, path...); got != want {
+					t.Errorf("%v changed to %q", path, got)
+				}
+			}
+			after, _ := os.ReadFile(file)
+			if bytes.Contains(after, []byte("NEW-VALUE-1")) {
+				t.Error("the new value is in the file in clear")
+			}
+			for _, l := range changedLines(before, after) {
+				ok := l == ""
+				for _, p := range tt.changed {
+					ok = ok || strings.HasPrefix(l, p)
+				}
+				if !ok {
+					t.Errorf("unexpected changed line %q", l)
+				}
+			}
+			if info, _ := os.Stat(file); info.Mode().Perm() != 0o640 {
+				t.Errorf("mode = %v, want 0640", info.Mode().Perm())
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(file)); len(entries) != 1 {
+				t.Errorf("left files behind: %v", entries)
+			}
+		})
+	}
+
+	t.Run("binary file is replaced whole", func(t *testing.T) {
+		file := copyFixture(t, "tls.key.enc", 0o600)
+		if err := SetValue(file, "", nil, []byte("NEW-KEY\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, file); got != "NEW-KEY\n" {
+			t.Errorf("whole file = %q", got)
+		}
+	})
+}
+
+func TestSetValueErrorsLeaveTheFile(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	plain := filepath.Join(t.TempDir(), "plain.yaml")
+	os.WriteFile(plain, []byte("a: b\n"), 0o600)
+	tests := []struct {
+		name string
+		file string
+		path []string
+		kind error
+	}{
+		{"wrong key", copyFixture(t, "foreign.enc.yaml", 0o600), []string{"password"}, ErrNoKey},
+		{"tampered", copyFixture(t, "tampered.enc.yaml", 0o600), []string{"db", "password"}, ErrTampered},
+		{"unknown key", copyFixture(t, "app.enc.yaml", 0o600), []string{"db", "nope"}, ErrKeyNotFound},
+		{"a mapping", copyFixture(t, "app.enc.yaml", 0o600), []string{"db"}, ErrKeyNotFound},
+		{"whole structured file", copyFixture(t, "app.enc.yaml", 0o600), nil, ErrKeyNotFound},
+		{"not encrypted", plain, []string{"a"}, ErrNotEncrypted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := os.ReadFile(tt.file)
+			err := SetValue(tt.file, "", tt.path, []byte("NEW-VALUE-1"))
+			if !errors.Is(err, tt.kind) {
+				t.Fatalf("err = %v, want %v", err, tt.kind)
+			}
+			after, _ := os.ReadFile(tt.file)
+			if !bytes.Equal(before, after) {
+				t.Error("the file changed")
+			}
+			if strings.Contains(err.Error(), "NEW-VALUE-1") {
+				t.Error("error quotes the value")
+			}
+		})
+	}
+}
