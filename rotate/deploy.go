@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"context"
+	"sort"
 	"time"
 )
 
@@ -53,12 +54,20 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 		}
 		return res, nil
 	}
-	rollouts, err := Apply(ctx, eng, res.Plan, report)
+	applied, err := apply(ctx, eng, d, res.Plan, opts, report)
+	applied.Duration = time.Since(start)
+	return applied, err
+}
+
+// apply carries out a plan, waits for the rollout and prunes.
+func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOptions, report Reporter) (*Result, error) {
+	res := &Result{Plan: p, Pruned: []VersionChange{}, Rolled: []string{}}
+	rollouts, err := Apply(ctx, eng, p, report)
 	res.Applied = true
 	for _, r := range rollouts {
 		res.Rolled = append(res.Rolled, r.Name)
 	}
-	defer func() { res.Duration = time.Since(start) }()
+	sort.Strings(res.Rolled)
 	if err != nil || opts.Detach {
 		return res, err
 	}

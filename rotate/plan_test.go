@@ -32,8 +32,12 @@ secrets:
 
 func desiredFor(t *testing.T, files map[string]string) *Desired {
 	t.Helper()
-	dir := scenario(t, files)
-	d, err := Prepare(context.Background(), compose.Options{Files: []string{filepath.Join(dir, "compose.yml")}, Stack: "shop", Env: []string{}})
+	return desiredForDir(t, scenario(t, files), []string{})
+}
+
+func desiredForDir(t *testing.T, dir string, env []string) *Desired {
+	t.Helper()
+	d, err := Prepare(context.Background(), compose.Options{Files: []string{filepath.Join(dir, "compose.yml")}, Stack: "shop", Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,4 +215,3 @@ func replaceFile(file string, data []byte) error {
 	}
 	return nil
 }
-

@@ -89,3 +89,47 @@ func TestBadInputTouchesNoEngine(t *testing.T) {
 		})
 	}
 }
+
+func TestRotateFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(rotateOptions) bool
+		wantErr string
+	}{
+		{"defaults", []string{"db_password"}, func(o rotateOptions) bool {
+			return o.secret == "db_password" && o.length == 32 && o.charset == "alnum" && !o.stdin && o.fromFile == "" && o.rotate.Deploy.Keep == 2
+		}, ""},
+		{"stack and files", []string{"db_password", "-c", "a.yml", "shop", "--no-deploy", "--dry-run"}, func(o rotateOptions) bool {
+			return o.load.Stack == "shop" && o.load.Files[0] == "a.yml" && o.rotate.NoDeploy && o.rotate.DryRun
+		}, ""},
+		{"generator settings", []string{"s", "--length", "48", "--charset", "hex"}, func(o rotateOptions) bool { return o.length == 48 && o.charset == "hex" }, ""},
+		{"from file", []string{"s", "--from-file", "v.txt"}, func(o rotateOptions) bool { return o.fromFile == "v.txt" }, ""},
+		{"two sources", []string{"s", "--stdin", "--from-file", "v.txt"}, nil, "choose one of"},
+		{"stdin twice", []string{"s", "--stdin", "-c", "-"}, nil, "both want standard input"},
+		{"no secret", nil, nil, "accepts between 1 and 2 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, _ := testDeps("")
+			var got rotateOptions
+			cmd := newRotateCmd(d, func(_ context.Context, o rotateOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(got) {
+				t.Errorf("options = %+v", got)
+			}
+		})
+	}
+}

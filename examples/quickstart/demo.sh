@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quickstart demo, run by `make demo` from the repository root: deploy a
 # web service and a database to the local swarm, change a secret, deploy
-# again, and watch the new version roll out and the old ones go.
+# again, watch the new version roll out and the old ones go, then rotate the
+# database password.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stackctl=${STACKCTL:-bin/stackctl}
@@ -41,6 +42,16 @@ step "change it again, keep no unused version: the first one is pruned (the prev
 echo "demo-api-token-3" >"$work/quickstart/api_token.txt"
 "$stackctl" deploy --keep 0 -c "$compose" "$stack"
 docker secret ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.Name}}'
+
+step "stackctl rotate db_password: a new random value, written into secrets.enc.yaml, rolled to db and web at once"
+cp examples/quickstart/secrets.enc.yaml "$work/before.enc.yaml"
+"$stackctl" rotate db_password -c "$compose" "$stack"
+echo "the SOPS file changed only where it must:"
+diff "$work/before.enc.yaml" "$work/quickstart/secrets.enc.yaml" | grep '^[<>]' | cut -c1-60 || true
+for svc in db web; do
+  printf '%s_%s now reads: ' "$stack" "$svc"
+  docker service inspect "${stack}_$svc" --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}} {{end}}'
+done
 
 step "docker's own commands see the stack"
 docker stack services "$stack"

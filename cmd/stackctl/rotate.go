@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate"
+)
+
+type rotateOptions struct {
+	load     compose.Options
+	secret   string
+	length   int
+	charset  string
+	fromFile string
+	stdin    bool
+	rotate   rotate.RotateOptions
+	output   outputFlags
+}
+
+func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = func(ctx context.Context, o rotateOptions) error { return runRotate(ctx, d, o) }
+	}
+	var (
+		lf       loadFlags
+		opts     rotateOptions
+		generate bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate SECRET [-c FILE]... [STACK]",
+		Short: "Give a secret a new value, write it into its SOPS file, and roll it out",
+		Long: `Rotate makes a new value for a secret (random by default), writes it into the
+secret's SOPS file with the file's own data key (every other value keeps its
+ciphertext, so git shows a small diff), and rolls it out: one update for every
+service of the stack that uses the secret, all at once, then wait and prune.
+The new value is never printed, logged or passed as an argument.`,
+		Example: `  stackctl rotate db_password -c docker-compose.yml shop
+  stackctl rotate api_token --length 48 --charset base64url shop
+  vault read -field=password secret/db | stackctl rotate db_password --stdin shop
+  stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.output.validate(); err != nil {
+				return err
+			}
+			sources := 0
+			for _, set := range []bool{cmd.Flags().Changed("generate"), opts.fromFile != "", opts.stdin} {
+				if set {
+					sources++
+				}
+			}
+			if sources > 1 {
+				return usageError{errors.New("choose one of --generate, --from-file and --stdin")}
+			}
+			if opts.stdin && containsStdin(lf.files) {
+				return usageError{errors.New("--stdin and -c - both want standard input")}
+			}
+			if opts.rotate.Deploy.Keep < 0 {
+				return usageError{errNegativeKeep}
+			}
+			opts.secret = args[0]
+			opts.load = lf.options(d, args[1:])
+			return runF(cmd.Context(), opts)
+		},
+	}
+	lf.register(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&generate, "generate", true, "generate a random value (the default)")
+	f.IntVar(&opts.length, "length", 32, "length of a generated value")
+	f.StringVar(&opts.charset, "charset", rotate.CharsetAlnum, "characters of a generated value: alnum, base64url or hex")
+	f.StringVar(&opts.fromFile, "from-file", "", "read the new value from this file (one trailing newline is dropped)")
+	f.BoolVar(&opts.stdin, "stdin", false, "read the new value from standard input (one trailing newline is dropped)")
+	f.BoolVar(&opts.rotate.NoDeploy, "no-deploy", false, "write the new ciphertext only")
+	f.BoolVar(&opts.rotate.DryRun, "dry-run", false, "show what would be written and rolled; write nothing")
+	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
+	f.IntVar(&opts.rotate.Deploy.Keep, "keep", 2, "unused versions of each secret and config to keep")
+	f.StringVarP(&opts.output.format, "output", "o", "text", "text or json")
+	f.BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no progress")
+	return cmd
+}
+
+func containsStdin(files []string) bool {
+	for _, f := range files {
+		if f == "-" {
+			return true
+		}
+	}
+	return false
+}
+
+func runRotate(ctx context.Context, d *deps, opts rotateOptions) error {
+	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
+	if err != nil {
+		return err
+	}
+	// Check the target before asking for a value or touching the engine.
+	if _, _, err := rotate.RotationTarget(desired, opts.secret); err != nil {
+		return usageError{err}
+	}
+	value, err := newValue(d, opts)
+	if err != nil {
+		return err
+	}
+	opts.rotate.Secret, opts.rotate.Value = opts.secret, value
+	var eng rotate.Engine
+	if !opts.rotate.NoDeploy {
+		if eng, err = d.engine(ctx); err != nil {
+			return err
+		}
+	}
+	res, err := rotate.Rotate(ctx, eng, desired, opts.rotate, reporter(d, opts.output.quiet))
+	if res != nil {
+		if opts.output.format == "json" {
+			if jerr := writeJSON(d.stdout, res); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else if err == nil {
+			printRotation(d.stdout, res, opts.rotate)
+		}
+	}
+	return err
+}
+
+// newValue reads or generates the new value. It stays in memory.
+func newValue(d *deps, opts rotateOptions) ([]byte, error) {
+	var (
+		v   []byte
+		err error
+	)
+	switch {
+	case opts.fromFile != "":
+		v, err = os.ReadFile(opts.fromFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--from-file: %w", err)}
+		}
+	case opts.stdin:
+		v, err = io.ReadAll(io.LimitReader(d.stdin, int64(compose.Secret.MaxSize())))
+		if err != nil {
+			return nil, fmt.Errorf("--stdin: %w", err)
+		}
+	default:
+		v, err = rotate.Generate(opts.length, opts.charset)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return v, nil
+	}
+	v = bytes.TrimSuffix(v, []byte("\n"))
+	v = bytes.TrimSuffix(v, []byte("\r"))
+	if len(v) == 0 {
+		return nil, usageError{errors.New("the new value is empty")}
+	}
+	return v, nil
+}
+
+func printRotation(w io.Writer, r *rotate.RotateResult, opts rotate.RotateOptions) {
+	verb := "wrote"
+	if opts.DryRun {
+		verb = "would write"
+	}
+	fmt.Fprintf(w, "%s a new value for %s into %s (%s), version %s\n", verb, r.Secret, r.File, orWhole(r.Key), r.Version)
+	if r.Deploy == nil {
+		fmt.Fprintln(w, "not deployed: run stackctl deploy to roll it out")
+		return
+	}
+	if opts.DryRun {
+		printPlan(w, r.Deploy.Plan)
+		return
+	}
+	fmt.Fprintf(w, "rolled %d services, pruned %d versions\n", len(r.Deploy.Rolled), len(r.Deploy.Pruned))
+}
+
+func orWhole(key string) string {
+	if key == "" {
+		return "the whole file"
+	}
+	return "key " + key
+}

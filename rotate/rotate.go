@@ -1,0 +1,235 @@
+package rotate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/sopsbridge"
+)
+
+// Charsets for generated values.
+const (
+	CharsetAlnum     = "alnum"
+	CharsetBase64URL = "base64url"
+	CharsetHex       = "hex"
+)
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// Generate makes a random value of length characters from crypto/rand.
+func Generate(length int, charset string) ([]byte, error) {
+	if length < 1 || length > 4096 {
+		return nil, fmt.Errorf("length must be 1 to 4096, not %d", length)
+	}
+	switch charset {
+	case CharsetAlnum:
+		out := make([]byte, length)
+		max := big.NewInt(int64(len(alnum)))
+		for i := range out {
+			n, err := rand.Int(rand.Reader, max)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = alnum[n.Int64()]
+		}
+		return out, nil
+	case CharsetBase64URL:
+		raw := make([]byte, length)
+		rand.Read(raw)
+		return []byte(base64.RawURLEncoding.EncodeToString(raw)[:length]), nil
+	case CharsetHex:
+		raw := make([]byte, (length+1)/2)
+		rand.Read(raw)
+		return []byte(hex.EncodeToString(raw)[:length]), nil
+	}
+	return nil, fmt.Errorf("charset must be alnum, base64url or hex, not %q", charset)
+}
+
+// RotateOptions say which secret gets which new value and what follows.
+type RotateOptions struct {
+	// Secret is the compose key of the secret.
+	Secret string
+	// Value is the new plaintext; it is never printed.
+	Value []byte
+	// NoDeploy writes the new ciphertext and stops (a pull-request flow).
+	NoDeploy bool
+	DryRun   bool
+	Deploy   DeployOptions
+}
+
+// RotateResult is what a rotation wrote and rolled.
+type RotateResult struct {
+	Secret   string   `json:"secret"`
+	File     string   `json:"file"`
+	Key      string   `json:"key,omitempty"`
+	Version  string   `json:"version"`
+	Services []string `json:"services"`
+	Written  bool     `json:"written"`
+	Deploy   *Result  `json:"deploy,omitempty"`
+}
+
+// RotationTarget checks that a secret can be rotated and returns its
+// current version and the compose services that use it.
+func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
+	p := d.Project
+	var cur *Version
+	for i := range d.Versions {
+		v := &d.Versions[i]
+		if v.Source.Kind == compose.Secret && v.Source.Key == secret {
+			cur = v
+		}
+	}
+	if cur == nil {
+		if _, ok := p.Secrets[secret]; ok {
+			return nil, nil, fmt.Errorf("secret %s is external: stackctl does not hold its value, so it cannot rotate it; rotate it where it is created", secret)
+		}
+		if _, ok := p.Configs[secret]; ok {
+			return nil, nil, fmt.Errorf("%s is a config: rotate changes secrets", secret)
+		}
+		return nil, nil, fmt.Errorf("no secret %s in %s: the secrets are %s", secret, strings.Join(p.Files, ", "), strings.Join(compose.SortedKeys(p.Secrets), ", "))
+	}
+	if cur.Source.Origin != compose.FromFile || !cur.Encrypted() {
+		where := string(cur.Source.Origin)
+		if cur.Source.Origin == compose.FromFile {
+			where = "a plain file (" + cur.Source.File + ")"
+		}
+		return nil, nil, fmt.Errorf("secret %s comes from %s: rotation writes the new value back into its source of truth, which must be a SOPS-encrypted file: encrypt it with sops and point the secret at it with x-sops", secret, where)
+	}
+	var services []string
+	for _, name := range compose.SortedKeys(p.Services) {
+		for _, ref := range p.Services[name].Secrets {
+			if ref.Source == secret {
+				services = append(services, name)
+				break
+			}
+		}
+	}
+	if len(services) == 0 {
+		return nil, nil, fmt.Errorf("no service uses secret %s: nothing would pick up a new value; add it to a service's secrets: first", secret)
+	}
+	return cur, services, nil
+}
+
+// Rotate writes a new value into the secret's SOPS file and rolls it out
+// to every service of the stack that uses it, under any target, in one
+// update each. Everything is checked, the engine included, before the file
+// is written.
+func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, report Reporter) (*RotateResult, error) {
+	cur, services, err := RotationTarget(d, opts.Secret)
+	if err != nil {
+		return nil, err
+	}
+	src := cur.Source
+	res := &RotateResult{Secret: opts.Secret, File: src.File, Services: []string{}}
+	if src.SOPS != nil {
+		res.Key = strings.Join(src.SOPS.Path, ".")
+	}
+	if src.SOPS == nil || src.SOPS.Format != "binary" {
+		if !utf8.Valid(opts.Value) {
+			return nil, fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary})", opts.Secret, src.File)
+		}
+	}
+	if len(opts.Value) == 0 || len(opts.Value) >= compose.Secret.MaxSize() {
+		return nil, fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1)
+	}
+
+	next := NameVersion(d.Project.Stack, sopsbridge.Value{Source: src, Data: opts.Value, NameKey: cur.NameKey})
+	res.Version = next.Name
+	if next.Name == cur.Name {
+		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
+	}
+	*cur = next
+	d.Project.UseVersions(map[compose.Kind]map[string]string{compose.Secret: {opts.Secret: next.Name}})
+	for _, s := range services {
+		res.Services = append(res.Services, d.Project.Stack+"_"+s)
+	}
+
+	var plan *Plan
+	if !opts.NoDeploy {
+		if err := CheckManager(ctx, eng); err != nil {
+			return res, err
+		}
+		state, err := Observe(ctx, eng, d.Project.Stack)
+		if err != nil {
+			return res, err
+		}
+		plan, err = MakePlan(ctx, d, state, eng.ClientVersion(), opts.Deploy.Keep)
+		if err != nil {
+			return res, err
+		}
+		restrict(plan, res.Services)
+		for _, w := range plan.Warnings {
+			report.Printf("warning: %s", w)
+		}
+		res.Deploy = &Result{Plan: plan, Pruned: []VersionChange{}, Rolled: []string{}}
+	}
+	if opts.DryRun {
+		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash
+		report.Printf("would write a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
+		return res, nil
+	}
+
+	var (
+		format string
+		path   []string
+	)
+	if src.SOPS != nil {
+		format, path = src.SOPS.Format, src.SOPS.Path
+	}
+	report.Printf("writing a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
+	if err := sopsbridge.SetValue(src.File, format, path, opts.Value); err != nil {
+		return res, err
+	}
+	res.Written = true
+	if check, err := sopsbridge.NewReader().Read(ctx, src); err != nil || string(check.Data) != string(opts.Value) {
+		return res, fmt.Errorf("%s was written but does not read back as the new value (%v): restore it from git", src.File, err)
+	}
+	if opts.NoDeploy {
+		return res, nil
+	}
+
+	deployed, err := apply(ctx, eng, d, plan, opts.Deploy, report)
+	res.Deploy = deployed
+	if err != nil {
+		return res, fmt.Errorf("%w\nthe new value is in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, src.File, src.File)
+	}
+	return res, nil
+}
+
+func orWhole(key string) string {
+	if key == "" {
+		return "the whole file"
+	}
+	return "key " + key
+}
+
+// restrict narrows a plan to the given services, and to the versions
+// they need: a rotation rolls only what uses the rotated secret.
+func restrict(p *Plan, services []string) {
+	var kept []ServiceChange
+	need := map[string]bool{}
+	for _, sc := range p.Services {
+		if !slices.Contains(services, sc.Name) {
+			if sc.Action != Unchanged {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("service %s has other pending changes: left for `stackctl deploy`", sc.Name))
+			}
+			continue
+		}
+		usedRefs(&sc.spec, need)
+		kept = append(kept, sc)
+	}
+	p.Services = kept
+	for i, v := range p.Versions {
+		if v.Action == Create && !need[string(v.Kind)+"/"+v.Name] {
+			p.Versions[i].Action = Unchanged
+		}
+	}
+}
