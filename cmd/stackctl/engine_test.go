@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -111,10 +112,20 @@ func buildTestImage(api *client.Client) (string, error) {
 	return ref, nil
 }
 
+// removeTestImage removes the test image once swarm has removed the
+// containers of the tests' services, so that no untagged image is left.
 func removeTestImage() {
-	if imageRef != "" && engineAPI != nil {
-		engineAPI.ImageRemove(context.Background(), imageRef, image.RemoveOptions{Force: true, PruneChildren: true})
+	if imageRef == "" || engineAPI == nil {
+		return
 	}
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("ancestor", imageRef))
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if list, err := engineAPI.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil && len(list) == 0 {
+			break
+		}
+	}
+	engineAPI.ImageRemove(ctx, imageRef, image.RemoveOptions{Force: true, PruneChildren: true})
 }
 
 func randomHex(n int) string {
