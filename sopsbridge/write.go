@@ -88,7 +88,7 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 // storesConfig reads the store settings (indent) of the .sops.yaml that
 // governs file, as sops does.
 func storesConfig(file string) *config.StoresConfig {
-	if conf, err := config.FindConfigFile(filepath.Dir(file)); err == nil && conf != "" {
+	if conf, err := config.FindConfigFile(file); err == nil && conf != "" { // it looks from the file's folder up
 		if sc, err := config.LoadStoresConfig(conf); err == nil {
 			return sc
 		}

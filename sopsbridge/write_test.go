@@ -149,3 +149,21 @@ func TestSetValueErrorsLeaveTheFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSetValueHonoursSopsYAML: the store settings of the .sops.yaml that
+// governs the file (here a 2-space indent) shape the rewritten file.
+func TestSetValueHonoursSopsYAML(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	file := copyFixture(t, "app.enc.yaml", 0o600)
+	os.WriteFile(filepath.Join(filepath.Dir(file), ".sops.yaml"), []byte("stores:\n  yaml:\n    indent: 2\n"), 0o600)
+	if err := SetValue(file, "", []string{"api_key"}, []byte("NEW")); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(file)
+	if !strings.Contains(string(out), "\n  user: ENC[") {
+		t.Errorf("not indented by 2 as .sops.yaml says:\n%s", out)
+	}
+	if got := read(t, file, "api_key"); got != "NEW" {
+		t.Errorf("api_key = %q", got)
+	}
+}

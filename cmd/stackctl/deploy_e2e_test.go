@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -143,6 +144,20 @@ func TestDeployEndToEnd(t *testing.T) {
 	}
 	if n := countPrefix(names, stack+"_db_password."); n != 2 {
 		t.Errorf("%d db_password versions left, want 2 (current and previous): %v", n, names)
+	}
+
+	// docker stack rm removes a stackctl stack, versions included.
+	if out, err := execOut("docker", "stack", "rm", stack); err != nil {
+		t.Fatalf("docker stack rm: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		left := engineSnapshot(t, api, stack)
+		if left == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker stack rm left:\n%s", left)
+		}
 	}
 }
 

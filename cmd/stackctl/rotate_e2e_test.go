@@ -76,11 +76,11 @@ func sopsCLI(t *testing.T) string {
 	return bin
 }
 
-func stackctlStdin(t *testing.T, dir, stdin string, args ...string) result {
+func stackctlStdin(t *testing.T, dir, stdin string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(stackctlBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt"))
+	cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -106,7 +106,8 @@ func TestRotateEndToEnd(t *testing.T) {
 	oldVersion := inspectSecretRef(t, api, stack+"_api", "db_password")
 
 	const canary = "CANARY-rotated-91c7"
-	r := stackctlStdin(t, dir, canary+"\n", "rotate", "db_password", "--stdin", "--keep", "0", "-o", "json", "-c", "compose.yml", stack)
+	tmp, home := t.TempDir(), t.TempDir()
+	r := stackctlStdin(t, dir, canary+"\n", []string{"TMPDIR=" + tmp, "HOME=" + home}, "rotate", "db_password", "--stdin", "--keep", "0", "-o", "json", "-c", "compose.yml", stack)
 	if r.code != 0 {
 		t.Fatalf("rotate: exit %d\n%s", r.code, r.stderr)
 	}
@@ -140,6 +141,11 @@ func TestRotateEndToEnd(t *testing.T) {
 	}
 	if bytes.Contains(after, []byte(canary)) {
 		t.Error("the new value is in the file in clear")
+	}
+	for path, content := range snapshot(t, dir, tmp, home) {
+		if strings.Contains(content, canary) {
+			t.Errorf("the new value was written to %s", path)
+		}
 	}
 	sops := exec.Command(sopsCLI(t), "decrypt", "--extract", `["db"]["password"]`, file)
 	sops.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt"), "SOPS_DISABLE_VERSION_CHECK=1")
