@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
@@ -28,8 +30,12 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 
 // connect builds an Engine API client with docker/cli's own resolution of
 // hosts, contexts, TLS and ssh, and negotiates the API version.
-func connect(ctx context.Context, f engineFlags, stderr io.Writer) (rotate.Engine, error) {
-	cli, err := command.NewDockerCli(command.WithErrorStream(stderr), command.WithOutputStream(io.Discard))
+func connect(ctx context.Context, f engineFlags) (rotate.Engine, error) {
+	// docker/cli's Client() exits the process when the endpoint cannot be
+	// resolved; DockerEndpoint() reports that on the error stream instead,
+	// so resolve it first and turn what it reports into an error.
+	var initErr bytes.Buffer
+	cli, err := command.NewDockerCli(command.WithErrorStream(&initErr), command.WithOutputStream(io.Discard))
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +50,10 @@ func connect(ctx context.Context, f engineFlags, stderr io.Writer) (rotate.Engin
 	opts.SetDefaultOptions(fs)
 	if err := cli.Initialize(opts); err != nil {
 		return nil, fmt.Errorf("docker connection: %w", err)
+	}
+	cli.DockerEndpoint()
+	if initErr.Len() > 0 {
+		return nil, fmt.Errorf("docker connection: %s", strings.TrimSpace(initErr.String()))
 	}
 	api := cli.Client()
 	api.NegotiateAPIVersion(ctx)

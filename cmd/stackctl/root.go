@@ -70,7 +70,7 @@ SOPS files in memory, and rolls each changed service once.`,
 			once sync.Once
 		)
 		d.engine = func(ctx context.Context) (rotate.Engine, error) {
-			once.Do(func() { eng, cerr = connect(ctx, ef, d.stderr) })
+			once.Do(func() { eng, cerr = connect(ctx, ef) })
 			return eng, cerr
 		}
 	}
