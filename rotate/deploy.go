@@ -24,6 +24,7 @@ type Result struct {
 	Applied  bool            `json:"applied"`
 	Pruned   []VersionChange `json:"pruned"`
 	Rolled   []string        `json:"rolled"`
+	Outcomes []Outcome       `json:"outcomes"`
 	Duration time.Duration   `json:"duration_ns"`
 }
 
@@ -33,7 +34,7 @@ type Result struct {
 // read and validated by Prepare before this writes anything.
 func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, report Reporter) (*Result, error) {
 	start := time.Now()
-	res := &Result{Pruned: []VersionChange{}, Rolled: []string{}}
+	res := &Result{Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 	if err := CheckManager(ctx, eng); err != nil {
 		return res, err
 	}
@@ -61,7 +62,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 
 // apply carries out a plan, waits for the rollout and prunes.
 func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOptions, report Reporter) (*Result, error) {
-	res := &Result{Plan: p, Pruned: []VersionChange{}, Rolled: []string{}}
+	res := &Result{Plan: p, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 	rollouts, err := Apply(ctx, eng, p, report)
 	res.Applied = true
 	for _, r := range rollouts {
@@ -71,7 +72,8 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 	if err != nil || opts.Detach {
 		return res, err
 	}
-	if err := Wait(ctx, eng, rollouts, opts.Wait, report); err != nil {
+	res.Outcomes, err = Wait(ctx, eng, rollouts, opts.Wait, report)
+	if err != nil {
 		return res, err
 	}
 	if opts.NoPrune {

@@ -294,7 +294,7 @@ func TestWaitOutcomes(t *testing.T) {
 				tasks: func(string) ([]swarm.Task, error) { return tt.tasks, nil },
 			}
 			r := Rollout{Name: "shop_web", ID: "svc", prev: status(swarm.UpdateStateCompleted, old), spec: spec, start: old}
-			err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, Settle: 20 * time.Millisecond}, Quiet{})
+			_, err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, Settle: 20 * time.Millisecond}, Quiet{})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -169,7 +169,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		for _, w := range plan.Warnings {
 			report.Printf("warning: %s", w)
 		}
-		res.Deploy = &Result{Plan: plan, Pruned: []VersionChange{}, Rolled: []string{}}
+		res.Deploy = &Result{Plan: plan, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 	}
 	if opts.DryRun {
 		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash

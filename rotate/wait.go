@@ -43,10 +43,18 @@ func (e *RolloutError) Error() string {
 	return msg
 }
 
+// Outcome is how one service's rollout ended.
+type Outcome struct {
+	Service string  `json:"service"`
+	Created bool    `json:"created"`
+	Result  string  `json:"result"` // converged, or what went wrong
+	Seconds float64 `json:"seconds"`
+}
+
 // Wait polls every rollout until it has converged, failed, or the timeout
 // passed. Unlike docker stack deploy, a paused or rolled back update is a
 // failure.
-func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions, report Reporter) error {
+func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions, report Reporter) ([]Outcome, error) {
 	if opts.Interval == 0 {
 		opts.Interval = 500 * time.Millisecond
 	}
@@ -59,24 +67,35 @@ func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions,
 		defer cancel()
 	}
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     []error
+		outcomes []Outcome
 	)
 	for _, r := range rollouts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := waitOne(ctx, eng, r, opts, report); err != nil {
-				mu.Lock()
+			err := waitOne(ctx, eng, r, opts, report)
+			o := Outcome{Service: r.Name, Created: r.Created, Result: "converged", Seconds: time.Since(r.start).Seconds()}
+			var re *RolloutError
+			if errors.As(err, &re) {
+				o.Result = re.State
+			} else if err != nil {
+				o.Result = "unknown: " + err.Error()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes = append(outcomes, o)
+			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return errors.Join(errs...)
+	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Service < outcomes[j].Service })
+	return outcomes, errors.Join(errs...)
 }
 
 func waitOne(ctx context.Context, eng Engine, r Rollout, opts WaitOptions, report Reporter) error {

@@ -54,7 +54,7 @@ func writesTo(b *testing.B, api *client.Client, stack string, before map[string]
 	return n
 }
 
-func report(b *testing.B, name string, ours, theirs time.Duration) {
+func reportRatio(b *testing.B, name string, ours, theirs time.Duration) {
 	b.ReportMetric(ours.Seconds(), name+"-stackctl-s")
 	b.ReportMetric(theirs.Seconds(), name+"-docker-s")
 	b.ReportMetric(ours.Seconds()/theirs.Seconds(), name+"-ratio")
@@ -75,7 +75,7 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 		// First deploy, both detached (docker stack deploy's default).
 		o := timed(b, stackctlBin, "deploy", "--detach", "-q", "-c", compose, ours)
 		d := timed(b, "docker", "stack", "deploy", "--resolve-image", "never", "--detach=true", "-q", "-c", compose, theirs)
-		report(b, "first20", o, d)
+		reportRatio(b, "first20", o, d)
 		// Let both converge before the next step.
 		timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
 		waitConverged(b, api, theirs)
@@ -84,7 +84,7 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 		bo, bd := versionIndexes(b, api, ours), versionIndexes(b, api, theirs)
 		o = timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
 		d = timed(b, "docker", "stack", "deploy", "--resolve-image", "never", "--detach=true", "-q", "-c", compose, theirs)
-		report(b, "unchanged20", o, d)
+		reportRatio(b, "unchanged20", o, d)
 		b.ReportMetric(float64(writesTo(b, api, ours, bo)), "unchanged20-stackctl-updates")
 		b.ReportMetric(float64(writesTo(b, api, theirs, bd)), "unchanged20-docker-updates")
 		waitConverged(b, api, theirs)
@@ -100,7 +100,7 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 		for i := range 10 {
 			timed(b, "docker", "service", "update", "-q", "--secret-rm", theirs+"_shared", "--secret-add", "source="+theirs+"_shared_v2,target=shared", fmt.Sprintf("%s_s%02d", theirs, i))
 		}
-		report(b, "shared10", o, time.Since(start))
+		reportRatio(b, "shared10", o, time.Since(start))
 	}
 }
 

@@ -11,9 +11,10 @@ import (
 )
 
 type deployOptions struct {
-	load   compose.Options
-	deploy rotate.DeployOptions
-	output outputFlags
+	load    compose.Options
+	deploy  rotate.DeployOptions
+	output  outputFlags
+	command string // "deploy", or "plan" when plan runs it
 }
 
 func newDeployCmd(d *deps, runF func(context.Context, deployOptions) error) *cobra.Command {
@@ -58,16 +59,27 @@ touched), waits for the rollout, and prunes versions nothing needs.`,
 	return cmd
 }
 
-func runDeploy(ctx context.Context, d *deps, opts deployOptions) error {
+func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
+	if opts.command == "" {
+		opts.command = "deploy"
+	}
+	gh := report{command: opts.command, stack: opts.load.Stack, dryRun: opts.deploy.DryRun, files: opts.load.Files}
+	defer func() {
+		if werr := github(d, opts.output.format).write(d.stdout, gh, err); werr != nil && err == nil {
+			err = werr
+		}
+	}()
 	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
 	if err != nil {
 		return err
 	}
+	gh.stack, gh.files = desired.Project.Stack, desired.Project.Files
 	eng, err := d.engine(ctx)
 	if err != nil {
 		return err
 	}
 	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d, opts.output.quiet))
+	gh.result = res
 	if res.Plan != nil {
 		switch {
 		case opts.output.format == "json":

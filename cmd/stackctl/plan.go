@@ -49,8 +49,9 @@ func newPlanCmd(d *deps, runF func(context.Context, planOptions) error) *cobra.C
 
 func runPlan(ctx context.Context, d *deps, opts planOptions) error {
 	return runDeploy(ctx, d, deployOptions{
-		load:   opts.load,
-		deploy: rotate.DeployOptions{DryRun: true, Keep: opts.keep},
-		output: opts.output,
+		load:    opts.load,
+		deploy:  rotate.DeployOptions{DryRun: true, Keep: opts.keep},
+		output:  opts.output,
+		command: "plan",
 	})
 }

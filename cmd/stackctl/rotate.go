@@ -97,11 +97,18 @@ func containsStdin(files []string) bool {
 	return false
 }
 
-func runRotate(ctx context.Context, d *deps, opts rotateOptions) error {
+func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
+	gh := report{command: "rotate", stack: opts.load.Stack, dryRun: opts.rotate.DryRun, files: opts.load.Files}
+	defer func() {
+		if werr := github(d, opts.output.format).write(d.stdout, gh, err); werr != nil && err == nil {
+			err = werr
+		}
+	}()
 	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
 	if err != nil {
 		return err
 	}
+	gh.stack, gh.files = desired.Project.Stack, desired.Project.Files
 	// Check the target before asking for a value or touching the engine.
 	if _, _, err := rotate.RotationTarget(desired, opts.secret); err != nil {
 		return usageError{err}
@@ -119,6 +126,7 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) error {
 	}
 	res, err := rotate.Rotate(ctx, eng, desired, opts.rotate, reporter(d, opts.output.quiet))
 	if res != nil {
+		gh.rotated, gh.result = res, res.Deploy
 		if opts.output.format == "json" {
 			if jerr := writeJSON(d.stdout, res); jerr != nil && err == nil {
 				err = jerr
