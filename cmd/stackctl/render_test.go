@@ -130,3 +130,21 @@ func TestLiveReporterRewritesServiceLines(t *testing.T) {
 		t.Errorf("plain line: %q", b.String())
 	}
 }
+
+func TestEveryCommandHasAnExample(t *testing.T) {
+	d, _, _ := testDeps("")
+	for _, c := range newRootCmd(d).Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if c.Example == "" {
+			t.Errorf("stackctl %s --help has no example", c.Name())
+		}
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		d, out, errb := testDeps("")
+		if code := run([]string{"completion", shell}, d); code != exitOK || !strings.Contains(out.String(), "stackctl") {
+			t.Errorf("completion %s: exit %d %s", shell, code, errb)
+		}
+	}
+}
