@@ -187,6 +187,16 @@ func TestActionOverSSH(t *testing.T) {
 				t.Errorf("%s: a key or value is printed: %.12s...", name, s)
 			}
 		}
+		for path, content := range snapshot(t, dir) {
+			if filepath.Base(path) == "app.enc.yaml" {
+				continue // SOPS ciphertext
+			}
+			for _, s := range []string{secretLines[1], "AGE-SECRET-KEY-", "CANARY-db-password-7c1e", "CANARY-api-key-52ab"} {
+				if strings.Contains(content, s) {
+					t.Errorf("%s: a key or value was written to %s", name, path)
+				}
+			}
+		}
 		after, err := os.ReadFile(filepath.Join(home, ".ssh", "known_hosts"))
 		if (err != nil) != (knownErr != nil) || !bytes.Equal(after, knownBefore) {
 			t.Errorf("%s: ~/.ssh/known_hosts was not restored", name)

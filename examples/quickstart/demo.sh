@@ -8,7 +8,11 @@ cd "$(dirname "$0")/../.."
 stackctl=${STACKCTL:-bin/stackctl}
 stack=${STACK:-quickstart}
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "the demo image: a static Go binary in a FROM-scratch image, built here (no registry)"
 work=$(mktemp -d)
