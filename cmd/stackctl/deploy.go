@@ -64,11 +64,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 		opts.command = "deploy"
 	}
 	gh := report{command: opts.command, stack: opts.load.Stack, dryRun: opts.deploy.DryRun, files: opts.load.Files}
-	defer func() {
-		if werr := github(d, opts.output.format).write(d.stdout, gh, err); werr != nil && err == nil {
-			err = werr
-		}
-	}()
+	defer reportTo(d, opts.output.format, &gh, &err)
 	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
 	if err != nil {
 		return err

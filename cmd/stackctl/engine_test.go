@@ -193,9 +193,16 @@ type result struct {
 // stackctl runs the built binary in dir with the test key and extra env.
 func stackctl(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
+	return stackctlIn(t, dir, "", env, args...)
+}
+
+// stackctlIn is stackctl with standard input.
+func stackctlIn(t testing.TB, dir, stdin string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(stackctlBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

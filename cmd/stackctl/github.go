@@ -53,6 +53,14 @@ func (g githubRun) write(stdout io.Writer, r report, runErr error) error {
 	return errors.Join(errs...)
 }
 
+// reportTo writes r for GitHub when the command returns, and lets a
+// failure to write surface if the command itself succeeded.
+func reportTo(d *deps, format string, r *report, err *error) {
+	if werr := github(d, format).write(d.stdout, *r, *err); werr != nil && *err == nil {
+		*err = werr
+	}
+}
+
 func appendFile(path, text string) error {
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -99,11 +99,7 @@ func containsStdin(files []string) bool {
 
 func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 	gh := report{command: "rotate", stack: opts.load.Stack, dryRun: opts.rotate.DryRun, files: opts.load.Files}
-	defer func() {
-		if werr := github(d, opts.output.format).write(d.stdout, gh, err); werr != nil && err == nil {
-			err = werr
-		}
-	}()
+	defer reportTo(d, opts.output.format, &gh, &err)
 	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
 	if err != nil {
 		return err

@@ -76,24 +76,6 @@ func sopsCLI(t *testing.T) string {
 	return bin
 }
 
-func stackctlStdin(t *testing.T, dir, stdin string, env []string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(stackctlBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errb.String(), code}
-}
-
 func TestRotateEndToEnd(t *testing.T) {
 	api := realEngine(t)
 	stack := newStack(t)
@@ -107,7 +89,7 @@ func TestRotateEndToEnd(t *testing.T) {
 
 	const canary = "CANARY-rotated-91c7"
 	tmp, home := t.TempDir(), t.TempDir()
-	r := stackctlStdin(t, dir, canary+"\n", []string{"TMPDIR=" + tmp, "HOME=" + home}, "rotate", "db_password", "--stdin", "--keep", "0", "-o", "json", "-c", "compose.yml", stack)
+	r := stackctlIn(t, dir, canary+"\n", []string{"TMPDIR=" + tmp, "HOME=" + home}, "rotate", "db_password", "--stdin", "--keep", "0", "-o", "json", "-c", "compose.yml", stack)
 	if r.code != 0 {
 		t.Fatalf("rotate: exit %d\n%s", r.code, r.stderr)
 	}
