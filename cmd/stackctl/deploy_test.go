@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stackctl/stackctl/rotate"
 )
 
@@ -32,27 +34,32 @@ func TestDeployFlags(t *testing.T) {
 		{"two stacks", []string{"a", "b"}, nil, "accepts at most 1 arg"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, _, _ := testDeps("")
-			var got deployOptions
-			cmd := newDeployCmd(d, func(_ context.Context, o deployOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(got) {
-				t.Errorf("options = %+v", got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkFlags(t, newDeployCmd, tt.args, tt.check, tt.wantErr) })
+	}
+}
+
+// checkFlags parses args with a command whose work is replaced by a
+// function that captures the options, and checks them or the error.
+func checkFlags[O any](t *testing.T, newCmd func(*deps, func(context.Context, O) error) *cobra.Command, args []string, check func(O) bool, wantErr string) {
+	t.Helper()
+	d, _, _ := testDeps("")
+	var got O
+	cmd := newCmd(d, func(_ context.Context, o O) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !check(got) {
+		t.Errorf("options = %+v", got)
 	}
 }
 
@@ -110,26 +117,6 @@ func TestRotateFlags(t *testing.T) {
 		{"no secret", nil, nil, "accepts between 1 and 2 arg"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, _, _ := testDeps("")
-			var got rotateOptions
-			cmd := newRotateCmd(d, func(_ context.Context, o rotateOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(got) {
-				t.Errorf("options = %+v", got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkFlags(t, newRotateCmd, tt.args, tt.check, tt.wantErr) })
 	}
 }
