@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/convert"
 	dockerloader "github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
@@ -66,11 +65,9 @@ func (p *Project) Convert(ctx context.Context, apiVersion string, ids IDs) (*Spe
 	}
 	for _, svc := range cfg.Services {
 		if svc.Image == "" {
-			return nil, fmt.Errorf("service %s: no image: set image: (swarm cannot build images)", svc.Name)
+			return nil, fmt.Errorf("%s: services.%s: no image: set image: (swarm cannot build images)", strings.Join(p.Files, ", "), svc.Name)
 		}
-		if _, err := reference.ParseAnyReference(svc.Image); err != nil {
-			return nil, fmt.Errorf("service %s: invalid image reference %q: %w", svc.Name, svc.Image, err)
-		}
+		// Load has checked the image references.
 	}
 
 	ns := convert.NewNamespace(p.Stack)

@@ -16,7 +16,16 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
 )
+
+// ValidateStackName checks a stack name given on the command line.
+func ValidateStackName(name string) error {
+	if name == "" || name != loader.NormalizeProjectName(name) {
+		return fmt.Errorf("invalid stack name %q: use lowercase letters, digits, dashes and underscores, starting with a letter or digit", name)
+	}
+	return nil
+}
 
 // Options says which compose files to load and how to interpolate them.
 type Options struct {
@@ -64,8 +73,10 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 			name = loader.NormalizeProjectName(filepath.Base(details.WorkingDir))
 		}
 	}
-	if explicit && name != loader.NormalizeProjectName(name) {
-		return nil, fmt.Errorf("invalid stack name %q: use lowercase letters, digits, dashes and underscores, starting with a letter or digit", name)
+	if explicit {
+		if err := ValidateStackName(name); err != nil {
+			return nil, err
+		}
 	}
 
 	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
@@ -77,10 +88,24 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 		o.SkipDefaultValues = true
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", where, err)
+		return nil, fmt.Errorf("load %s: %w", where, explain(err))
 	}
 	if len(p.Services) == 0 {
 		return nil, fmt.Errorf("load %s: no services defined: a stack needs at least one service", where)
+	}
+	for _, name := range SortedKeys(p.Services) {
+		if img := p.Services[name].Image; img != "" {
+			if _, err := reference.ParseAnyReference(img); err != nil {
+				return nil, fmt.Errorf("load %s: services.%s.image: invalid image reference %q: %v: write it like registry.example.com/team/app:1.2, in lowercase", where, name, img, err)
+			}
+		}
+	}
+	if err := validate(p, where); err != nil {
+		return nil, err
+	}
+	lookup := func(k string) (string, bool) { v, ok := details.Environment[k]; return v, ok }
+	if err := checkDroppedRefs(details.ConfigFiles, lookup); err != nil {
+		return nil, err
 	}
 	return &Project{Project: p, Stack: p.Name, Files: files}, nil
 }

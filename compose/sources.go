@@ -87,7 +87,11 @@ func (p *Project) Sources() ([]Source, error) {
 	}
 	add(Secret, secretObjects(p.Secrets))
 	add(Config, configObjects(p.Configs))
-	if len(errs) > 0 {
+	switch len(errs) {
+	case 0:
+	case 1:
+		return nil, fmt.Errorf("%s: %s", strings.Join(p.Files, ", "), errs[0])
+	default:
 		return nil, fmt.Errorf("%s:\n  %s", strings.Join(p.Files, ", "), strings.Join(errs, "\n  "))
 	}
 	return out, nil

@@ -16,6 +16,9 @@ type DeployOptions struct {
 	// DryRun makes the plan and stops.
 	DryRun bool
 	Wait   WaitOptions
+	// Lock says who takes the stack's lock before writing, and how long
+	// they wait for another holder.
+	Lock LockOptions
 }
 
 // Result is what a deploy did, for text and JSON output.
@@ -32,32 +35,63 @@ type Result struct {
 // plans, creates what is missing, updates each changed service once, waits
 // for the rollout and then prunes versions nothing needs. Every input was
 // read and validated by Prepare before this writes anything.
-func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, report Reporter) (*Result, error) {
+func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, report Reporter) (_ *Result, err error) {
 	start := time.Now()
 	res := &Result{Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 	if err := CheckManager(ctx, eng); err != nil {
 		return res, err
 	}
-	state, err := Observe(ctx, eng, d.Project.Stack)
+	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
+		return res, err
+	}
+	// --force-unlock removes a dead holder's lock even when there is
+	// nothing else to write.
+	if opts.DryRun || (!writes(res.Plan, opts) && !opts.Lock.Force) {
+		for _, w := range res.Plan.Warnings {
+			report.Printf("warning: %s", w)
+		}
+		if !opts.NoPrune {
+			res.Pruned = res.Plan.Prune
+		}
+		if !opts.DryRun && !opts.Detach {
+			res.Outcomes, err = Wait(ctx, eng, inProgress(res.Plan), opts.Wait, report)
+		}
+		res.Applied = !opts.DryRun
+		res.Duration = time.Since(start)
+		return res, err
+	}
+
+	// Something to write: take the stack's lock, and plan again under it,
+	// since whoever held it may have changed the stack meanwhile.
+	lock, err := AcquireLock(ctx, eng, d.Project.Stack, opts.Lock, report)
 	if err != nil {
 		return res, err
 	}
-	res.Plan, err = MakePlan(ctx, d, state, eng.ClientVersion(), opts.Keep)
-	if err != nil {
+	defer lock.ReleaseInto(ctx, &err)
+	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
 		return res, err
 	}
 	for _, w := range res.Plan.Warnings {
 		report.Printf("warning: %s", w)
 	}
-	if opts.DryRun {
-		if !opts.NoPrune {
-			res.Pruned = res.Plan.Prune
-		}
-		return res, nil
-	}
 	applied, err := apply(ctx, eng, d, res.Plan, opts, report)
 	applied.Duration = time.Since(start)
 	return applied, err
+}
+
+// MakePlanFor reads the engine and plans the deploy of d. It writes nothing.
+func MakePlanFor(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, error) {
+	state, err := Observe(ctx, eng, d.Project.Stack)
+	if err != nil {
+		return nil, err
+	}
+	return MakePlan(ctx, d, state, eng.ClientVersion(), keep)
+}
+
+// writes reports whether carrying out p changes anything in the engine.
+// An unchanged redeploy writes nothing, the lock included.
+func writes(p *Plan, opts DeployOptions) bool {
+	return p.Changes() || (!opts.NoPrune && !opts.Detach && len(p.Prune) > 0)
 }
 
 // apply carries out a plan, waits for the rollout and prunes.
@@ -72,7 +106,7 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 	if err != nil || opts.Detach {
 		return res, err
 	}
-	res.Outcomes, err = Wait(ctx, eng, rollouts, opts.Wait, report)
+	res.Outcomes, err = Wait(ctx, eng, append(rollouts, inProgress(p)...), opts.Wait, report)
 	if err != nil {
 		return res, err
 	}
@@ -81,4 +115,17 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 	}
 	res.Pruned, err = Prune(ctx, eng, d.Project.Stack, PruneOptions{Keep: opts.Keep, Desired: d.Versions}, report)
 	return res, err
+}
+
+// inProgress are the rollouts of unchanged services that an earlier deploy
+// started and nobody saw finish (it was killed, or lost its connection).
+func inProgress(p *Plan) []Rollout {
+	var out []Rollout
+	for _, sc := range p.Services {
+		if sc.InProgress {
+			r := Rollout{Name: sc.Name, ID: sc.ID, spec: sc.live.Spec, start: time.Now()}
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -23,6 +23,12 @@ type fakeEngine struct {
 	serviceCreate func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error)
 	inspect       func(id string) (swarm.Service, error)
 	tasks         func(id string) ([]swarm.Task, error)
+	nodes         []swarm.Node
+}
+
+func (f *fakeEngine) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	f.record("NodeList")
+	return f.nodes, nil
 }
 
 func (f *fakeEngine) record(c string) {
@@ -94,5 +100,31 @@ func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm
 
 func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
 	f.record("TaskList")
-	return f.tasks(o.Filters.Get("service")[0])
+	var out []swarm.Task
+	for _, id := range o.Filters.Get("service") {
+		tasks, err := f.tasks(id)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tasks {
+			t.ServiceID = id
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// ServiceList answers the list of services by ID that Wait polls with.
+func (f *fakeEngine) ServiceList(_ context.Context, o swarm.ServiceListOptions) ([]swarm.Service, error) {
+	f.record("ServiceList")
+	var out []swarm.Service
+	for _, id := range o.Filters.Get("id") {
+		svc, err := f.inspect(id)
+		if err != nil {
+			return nil, err
+		}
+		svc.ID = id
+		out = append(out, svc)
+	}
+	return out, nil
 }

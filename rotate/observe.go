@@ -27,6 +27,34 @@ type State struct {
 	Services []swarm.Service
 }
 
+// ErrNoStack means the engine has nothing of the stack a command names.
+var ErrNoStack = errors.New("no such stack")
+
+// CheckStack fails with ErrNoStack when the swarm has no service, secret or
+// config of the stack: a mistyped name, most likely.
+func CheckStack(ctx context.Context, eng Engine, stack string) error {
+	f := swarm.ServiceListOptions{Filters: stackFilter(stack)}
+	services, err := eng.ServiceList(ctx, f)
+	if err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	if len(services) > 0 {
+		return nil
+	}
+	secrets, err := eng.SecretList(ctx, swarm.SecretListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return fmt.Errorf("list secrets: %w", err)
+	}
+	configs, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return fmt.Errorf("list configs: %w", err)
+	}
+	if len(secrets)+len(configs) > 0 {
+		return nil
+	}
+	return fmt.Errorf("stack %s not found in this swarm: check the name (docker stack ls lists them), or deploy it first with stackctl deploy: %w", stack, ErrNoStack)
+}
+
 // CheckManager fails with the docker CLI's message when the engine is not
 // a swarm manager.
 func CheckManager(ctx context.Context, eng Engine) error {

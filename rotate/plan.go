@@ -59,8 +59,11 @@ type ServiceChange struct {
 	Action Action      `json:"action"`
 	ID     string      `json:"id,omitempty"`
 	Diff   []FieldDiff `json:"diff,omitempty"`
-	spec   swarm.ServiceSpec
-	live   *swarm.Service
+	// InProgress: unchanged, but an earlier rollout is still going on;
+	// the deploy waits for it.
+	InProgress bool `json:"in_progress,omitempty"`
+	spec       swarm.ServiceSpec
+	live       *swarm.Service
 }
 
 // Changes reports whether applying the plan writes anything.
@@ -116,7 +119,10 @@ func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep
 	}
 	p.Warnings = append(p.Warnings, specs.Warnings...)
 
-	if err := checkExternalNetworks(specs.ExternalNetworks, s); err != nil {
+	if err := checkExternalNetworks(d.Project, specs.ExternalNetworks, s); err != nil {
+		return nil, err
+	}
+	if err := checkPublishedPorts(d.Project, specs.Services, s); err != nil {
 		return nil, err
 	}
 	for _, name := range compose.SortedKeys(specs.Networks) {
@@ -149,6 +155,16 @@ func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep
 			sc.Action = Unchanged
 			if len(sc.Diff) > 0 {
 				sc.Action = Update
+			} else if us := svc.UpdateStatus; us != nil {
+				switch us.State {
+				case swarm.UpdateStatePaused:
+					// A rollout that stopped half way, some tasks still on
+					// the old spec: sending the spec again resumes it.
+					sc.Action = Update
+					sc.Diff = []FieldDiff{{Path: "UpdateStatus.State", From: string(us.State), To: "resumed"}}
+				case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
+					sc.InProgress = true
+				}
 			}
 		}
 		p.Services = append(p.Services, sc)
@@ -173,24 +189,93 @@ func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
 	return x.ID, ok
 }
 
-func checkExternalNetworks(names []string, s *State) error {
+func checkExternalNetworks(p *compose.Project, names []string, s *State) error {
+	where := strings.Join(p.Files, ", ")
+	keys := map[string]string{} // engine name -> key in the compose files
+	for key, n := range p.Networks {
+		if bool(n.External) {
+			name := n.Name
+			if name == "" {
+				name = key
+			}
+			keys[name] = "networks." + key
+		}
+	}
 	var errs []string
 	for _, name := range names {
 		if !container.NetworkMode(name).IsUserDefined() {
 			continue
 		}
+		key := keys[name]
+		if key == "" {
+			key = "networks"
+		}
 		n, ok := s.Networks[name]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Sprintf("network %q is declared as external, but could not be found: create a swarm-scoped network (docker network create -d overlay %s) before the deploy", name, name))
+			errs = append(errs, fmt.Sprintf("%s: %s: network %q is declared as external, but could not be found: create it with docker network create --driver overlay --attachable %s, or remove external: true so that the stack creates it", where, key, name, name))
 		case n.Scope != "swarm":
-			errs = append(errs, fmt.Sprintf("network %q is declared as external, but it is not in the right scope: %q instead of \"swarm\"", name, n.Scope))
+			errs = append(errs, fmt.Sprintf("%s: %s: network %q is declared as external, but its scope is %q, not \"swarm\": use an overlay network (docker network create --driver overlay --attachable NAME)", where, key, name, n.Scope))
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+		return fmt.Errorf("%s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// checkPublishedPorts rejects a port the stack would publish through the
+// routing mesh that a service outside it already publishes: the engine
+// would reject the service after the networks and versions were written.
+// Load has checked the stack's own services against one another.
+func checkPublishedPorts(p *compose.Project, specs map[string]swarm.ServiceSpec, s *State) error {
+	type port struct {
+		n     uint32
+		proto swarm.PortConfigProtocol
+	}
+	taken := map[port]string{}
+	for _, svc := range s.Services {
+		if _, ours := specs[svc.Spec.Name]; ours {
+			continue // its ports are replaced by the update
+		}
+		var ports []swarm.PortConfig
+		if svc.Spec.EndpointSpec != nil {
+			ports = append(ports, svc.Spec.EndpointSpec.Ports...)
+		}
+		ports = append(ports, svc.Endpoint.Ports...)
+		for _, pc := range ports {
+			if pc.PublishedPort != 0 && pc.PublishMode != swarm.PortConfigPublishModeHost {
+				taken[port{pc.PublishedPort, protocolOf(pc)}] = svc.Spec.Name
+			}
+		}
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	for _, name := range compose.SortedKeys(specs) {
+		spec := specs[name]
+		if spec.EndpointSpec == nil {
+			continue
+		}
+		for _, pc := range spec.EndpointSpec.Ports {
+			if pc.PublishedPort == 0 || pc.PublishMode == swarm.PortConfigPublishModeHost {
+				continue
+			}
+			pp := port{pc.PublishedPort, protocolOf(pc)}
+			if other, ok := taken[pp]; ok {
+				return fmt.Errorf("%s: services.%s.ports: port %d/%s is already published by service %s: publish a different port, or free it (docker service update --publish-rm %d %s)",
+					strings.Join(p.Files, ", "), strings.TrimPrefix(name, p.Stack+"_"), pp.n, pp.proto, other, pp.n, other)
+			}
+		}
+	}
+	return nil
+}
+
+func protocolOf(pc swarm.PortConfig) swarm.PortConfigProtocol {
+	if pc.Protocol == "" {
+		return swarm.PortConfigProtocolTCP
+	}
+	return swarm.PortConfigProtocol(strings.ToLower(string(pc.Protocol)))
 }
 
 // normalize fills in what the engine adds to a spec it stores, so that an
@@ -219,6 +304,9 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
 	}
 	t := &spec.TaskTemplate
+	if t.RestartPolicy != nil && t.RestartPolicy.Condition == "" {
+		t.RestartPolicy.Condition = swarm.RestartPolicyConditionAny
+	}
 	if t.ContainerSpec != nil && t.ContainerSpec.Isolation == "" {
 		t.ContainerSpec.Isolation = container.IsolationDefault
 	}

@@ -138,18 +138,46 @@ func TestMakePlanErrors(t *testing.T) {
 	tests := []struct {
 		name, compose, want string
 	}{
-		{"missing external network", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true}\n", `network "ext" is declared as external, but could not be found`},
+		{"missing external network", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true}\n",
+			`compose.yml: networks.ext: network "ext" is declared as external, but could not be found: create it with docker network create --driver overlay --attachable ext, or remove external: true`},
+		{"missing external network by name", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true, name: shared-net}\n",
+			`compose.yml: networks.ext: network "shared-net" is declared as external`},
+		{"external network not swarm-scoped", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true, name: local-net}\n",
+			`compose.yml: networks.ext: network "local-net" is declared as external, but its scope is "local", not "swarm"`},
 		{"missing external secret", "services:\n  a:\n    image: x\n    secrets: [ext]\nsecrets:\n  ext: {external: true}\n", "external secret not found: ext"},
-		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", "docker stack deploy would reject this file"},
-		{"build without image", "services:\n  a:\n    build: .\n", "no image"},
+		{"port published by another stack", "services:\n  a:\n    image: x\n    ports: ['8080:80']\n",
+			"compose.yml: services.a.ports: port 8080/tcp is already published by service blog_web: publish a different port, or free it (docker service update --publish-rm 8080 blog_web)"},
+		{"port assigned to another service", "services:\n  a:\n    image: x\n    ports: ['30001:80/udp']\n",
+			"compose.yml: services.a.ports: port 30001/udp is already published by service dyn"},
+	}
+	s := emptyState()
+	s.Networks["local-net"] = network.Summary{Name: "local-net", ID: "n1", Scope: "local"}
+	s.Services = []swarm.Service{
+		{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "blog_web"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}}}},
+		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "dyn"}}, Endpoint: swarm.Endpoint{Ports: []swarm.PortConfig{{Protocol: "udp", TargetPort: 53, PublishedPort: 30001}}}},
+		{ID: "s3", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "hostmode"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 9090, PublishMode: swarm.PortConfigPublishModeHost}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": tt.compose}), emptyState(), "1.41", 0)
+			_, err := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": tt.compose}), s, "1.41", 0)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestMakePlanKeepsOwnPorts(t *testing.T) {
+	// The stack's own service keeps its port through an update, and a
+	// host-mode port elsewhere does not hold the routing mesh's.
+	s := emptyState()
+	s.Services = []swarm.Service{
+		{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "shop_a", Labels: map[string]string{LabelNamespace: "shop"}}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}}}},
+		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "hostmode"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 9090, PublishMode: swarm.PortConfigPublishModeHost}}}}},
+	}
+	d := desiredFor(t, map[string]string{"compose.yml": "services:\n  a:\n    image: x\n    ports: ['8080:80', '9090:80']\n"})
+	if _, err := MakePlan(context.Background(), d, s, "1.41", 0); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -305,5 +333,76 @@ func TestWaitOutcomes(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestWaitNamesDownNodes: a rollout that times out because swarm waits on
+// tasks of an unreachable node says which node, and what unblocks it.
+func TestWaitNamesDownNodes(t *testing.T) {
+	started := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	three := uint64(3)
+	spec := swarm.ServiceSpec{Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &three}}}
+	task := func(node string, desired, state swarm.TaskState) swarm.Task {
+		return swarm.Task{NodeID: node, DesiredState: desired, Status: swarm.TaskStatus{State: state}}
+	}
+	f := &fakeEngine{
+		inspect: func(string) (swarm.Service, error) {
+			return swarm.Service{Spec: spec, UpdateStatus: &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &started}}, nil
+		},
+		tasks: func(string) ([]swarm.Task, error) {
+			return []swarm.Task{
+				task("n1", swarm.TaskStateRunning, swarm.TaskStateRunning),
+				task("n2", swarm.TaskStateShutdown, swarm.TaskStateRunning),
+				task("n2", swarm.TaskStateShutdown, swarm.TaskStateAssigned),
+				task("n3", swarm.TaskStateShutdown, swarm.TaskStateShutdown),
+			}, nil
+		},
+		nodes: []swarm.Node{
+			{ID: "n1", Description: swarm.NodeDescription{Hostname: "manager"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}},
+			{ID: "n2", Description: swarm.NodeDescription{Hostname: "worker-a"}, Status: swarm.NodeStatus{State: swarm.NodeStateDown}},
+			{ID: "n3", Description: swarm.NodeDescription{Hostname: "worker-b"}, Status: swarm.NodeStatus{State: swarm.NodeStateDown}},
+		},
+	}
+	r := Rollout{Name: "shop_web", ID: "svc", spec: spec, start: started.Add(-time.Hour)}
+	_, err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 100 * time.Millisecond, Interval: 5 * time.Millisecond}, Quiet{})
+	want := "service shop_web: timed out: last seen: update updating, 1/3 tasks running; swarm waits on tasks of node worker-a, which is down: the update goes on once it is back"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	if n := f.count("NodeList"); n != 1 {
+		t.Errorf("%d node lists, want 1, after the timeout", n)
+	}
+}
+
+// TestWaitPollsAllAtOnce: however many services roll out, a poll is one
+// service list and one task list.
+func TestWaitPollsAllAtOnce(t *testing.T) {
+	one := uint64(1)
+	spec := swarm.ServiceSpec{Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}}
+	polls := map[string]int{}
+	f := &fakeEngine{
+		inspect: func(id string) (swarm.Service, error) {
+			polls[id]++
+			started := time.Now()
+			state := swarm.UpdateStateUpdating
+			if polls[id] > 2 {
+				state = swarm.UpdateStateCompleted
+			}
+			return swarm.Service{Spec: spec, UpdateStatus: &swarm.UpdateStatus{State: state, StartedAt: &started}}, nil
+		},
+		tasks: func(string) ([]swarm.Task, error) {
+			return []swarm.Task{{DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}, nil
+		},
+	}
+	var rollouts []Rollout
+	for i := range 50 {
+		rollouts = append(rollouts, Rollout{Name: fmt.Sprint("shop_", i), ID: fmt.Sprint("svc", i), spec: spec, start: time.Now()})
+	}
+	outcomes, err := Wait(context.Background(), f, rollouts, WaitOptions{Timeout: time.Second, Interval: time.Millisecond}, Quiet{})
+	if err != nil || len(outcomes) != 50 {
+		t.Fatalf("%d outcomes, err %v", len(outcomes), err)
+	}
+	if n, m := f.count("ServiceList"), f.count("TaskList"); n != 3 || m != 3 {
+		t.Errorf("three polls of 50 services made %d service lists and %d task lists, want 3 and 3", n, m)
 	}
 }

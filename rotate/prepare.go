@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/docker/docker/api"
+
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
@@ -51,5 +53,13 @@ func Prepare(ctx context.Context, opts compose.Options) (*Desired, error) {
 			strings.Join(plain, ", ")))
 	}
 	p.UseVersions(names)
+	// Convert once as MakePlan will, with every secret and config known,
+	// so that what docker's converter rejects is found here, as bad input,
+	// before any engine is contacted. Missing external objects are found
+	// by MakePlan, which reads the engine.
+	known := func(_ compose.Kind, name string) (string, bool) { return placeholder + name, true }
+	if _, err := p.Convert(ctx, api.DefaultVersion, known); err != nil {
+		return nil, err
+	}
 	return d, nil
 }

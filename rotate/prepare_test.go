@@ -282,6 +282,13 @@ func TestPrepareErrors(t *testing.T) {
 		{"invalid name", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    name: -bad\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: api_key}\n", nil, nil, []string{"secrets.s", "not a valid swarm name"}},
 		{"empty value", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    file: ./empty.txt\n", map[string]string{"empty.txt": ""}, sopsbridge.ErrInvalid, []string{"secret s", "0 bytes"}},
 		{"no services", "secrets:\n  s:\n    file: ./p.txt\n", map[string]string{"p.txt": "x"}, nil, []string{"no services"}},
+		// What docker's converter rejects is found here, before any engine is read.
+		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", nil, nil, []string{"compose.yml", "docker stack deploy would reject this file", "dns_opt"}},
+		{"build without image", "services:\n  a:\n    build: .\n", nil, nil, []string{"services.a", "no image"}},
+		{"unknown restart policy", "services:\n  web:\n    image: x\n    restart: sometimes\n", nil, nil, []string{"compose.yml", "service web", "unknown restart policy: sometimes"}},
+		{"healthcheck test and disable", "services:\n  web:\n    image: x\n    healthcheck: {disable: true, test: [CMD, \"true\"]}\n", nil, nil, []string{"compose.yml", "service web", "test and disable"}},
+		{"replicas with global mode", "services:\n  web:\n    image: x\n    deploy: {mode: global, replicas: 2}\n", nil, nil, []string{"compose.yml", "services.web.deploy.replicas", "replicas can only be used with replicated"}},
+		{"secret target conflict", "services:\n  web:\n    image: x\n    secrets: [{source: s, target: creds}, {source: t, target: creds}]\nsecrets:\n  s:\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: db.password}\n  t:\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: api_key}\n", nil, nil, []string{"compose.yml", "services.web.secrets", "s and t are both mounted at creds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

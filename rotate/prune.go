@@ -19,6 +19,25 @@ type PruneOptions struct {
 	DryRun  bool
 }
 
+// PruneStack is the prune command: on a swarm manager that holds the
+// stack, and under the stack's lock unless it is a dry run, it prunes.
+func PruneStack(ctx context.Context, eng Engine, stack string, opts PruneOptions, lock LockOptions, report Reporter) (_ []VersionChange, err error) {
+	if err := CheckManager(ctx, eng); err != nil {
+		return nil, err
+	}
+	if err := CheckStack(ctx, eng, stack); err != nil {
+		return nil, err
+	}
+	if !opts.DryRun {
+		l, err := AcquireLock(ctx, eng, stack, lock, report)
+		if err != nil {
+			return nil, err
+		}
+		defer l.ReleaseInto(ctx, &err)
+	}
+	return Prune(ctx, eng, stack, opts, report)
+}
+
 // Prune removes the stack's stackctl versions that no service in the swarm
 // refers to in its spec or previous spec, beyond opts.Keep per name. It
 // reads the engine afresh, so it sees what the rollout left.

@@ -122,7 +122,7 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 // to every service of the stack that uses it, under any target, in one
 // update each. Everything is checked, the engine included, before the file
 // is written.
-func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, report Reporter) (*RotateResult, error) {
+func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, report Reporter) (_ *RotateResult, err error) {
 	cur, services, err := RotationTarget(d, opts.Secret)
 	if err != nil {
 		return nil, err
@@ -157,12 +157,19 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		if err := CheckManager(ctx, eng); err != nil {
 			return res, err
 		}
-		state, err := Observe(ctx, eng, d.Project.Stack)
-		if err != nil {
+		// A rotation rolls out to a deployed stack; it never creates one.
+		if err := CheckStack(ctx, eng, d.Project.Stack); err != nil {
 			return res, err
 		}
-		plan, err = MakePlan(ctx, d, state, eng.ClientVersion(), opts.Deploy.Keep)
-		if err != nil {
+		if !opts.DryRun {
+			// Held from before the file is written until the rollout is done.
+			lock, err := AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report)
+			if err != nil {
+				return res, err
+			}
+			defer lock.ReleaseInto(ctx, &err)
+		}
+		if plan, err = MakePlanFor(ctx, eng, d, opts.Deploy.Keep); err != nil {
 			return res, err
 		}
 		restrict(plan, res.Services)

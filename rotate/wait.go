@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -30,6 +31,9 @@ type RolloutError struct {
 	Message string
 	// TaskError is the last error a task of the service reported.
 	TaskError string
+	// DownNodes are the unreachable nodes that hold tasks of the service
+	// swarm is still waiting on.
+	DownNodes []string
 }
 
 func (e *RolloutError) Error() string {
@@ -39,6 +43,13 @@ func (e *RolloutError) Error() string {
 	}
 	if e.TaskError != "" {
 		msg += " (task error: " + e.TaskError + ")"
+	}
+	if len(e.DownNodes) > 0 {
+		which := "node " + e.DownNodes[0] + ", which is down: the update goes on once it is back"
+		if len(e.DownNodes) > 1 {
+			which = "nodes " + strings.Join(e.DownNodes, ", ") + ", which are down: the update goes on once they are back"
+		}
+		msg += "; swarm waits on tasks of " + which
 	}
 	return msg
 }
@@ -53,7 +64,8 @@ type Outcome struct {
 
 // Wait polls every rollout until it has converged, failed, or the timeout
 // passed. Unlike docker stack deploy, a paused or rolled back update is a
-// failure.
+// failure. Each poll is two requests however many services roll out: one
+// service list and one task list.
 func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions, report Reporter) ([]Outcome, error) {
 	if opts.Interval == 0 {
 		opts.Interval = 500 * time.Millisecond
@@ -67,86 +79,186 @@ func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions,
 		defer cancel()
 	}
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
 		errs     []error
 		outcomes []Outcome
+		pending  []*watch
+		down     map[string]string // unreachable nodes, read on the first timeout
 	)
 	for _, r := range rollouts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := waitOne(ctx, eng, r, opts, report)
-			o := Outcome{Service: r.Name, Created: r.Created, Result: "converged", Seconds: time.Since(r.start).Seconds()}
-			var re *RolloutError
-			if errors.As(err, &re) {
-				o.Result = re.State
-			} else if err != nil {
-				o.Result = "unknown: " + err.Error()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			outcomes = append(outcomes, o)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}()
+		pending = append(pending, &watch{Rollout: r})
 	}
-	wg.Wait()
+	finish := func(w *watch, err error) {
+		o := Outcome{Service: w.Name, Created: w.Created, Result: "converged", Seconds: time.Since(w.start).Seconds()}
+		var re *RolloutError
+		if errors.As(err, &re) {
+			o.Result = re.State
+		} else if err != nil {
+			o.Result = "unknown: " + err.Error()
+		}
+		outcomes = append(outcomes, o)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for len(pending) > 0 {
+		services, tasks, err := observeRollouts(ctx, eng, pending)
+		var left []*watch
+		for _, w := range pending {
+			var done bool
+			var werr error
+			switch svc, ok := services[w.ID]; {
+			case err != nil && ctx.Err() != nil:
+				done, werr = true, w.timeout(ctx, eng, &down)
+			case err != nil:
+				done, werr = true, fmt.Errorf("service %s: %w", w.Name, err)
+			case !ok:
+				done, werr = true, &RolloutError{Service: w.Name, State: "removed", Message: "the service was removed while it rolled out"}
+			default:
+				w.tasks = tasks[w.ID]
+				done, werr = w.step(evaluate(w.Rollout, svc, w.tasks), opts, report)
+			}
+			if done {
+				finish(w, werr)
+			} else {
+				left = append(left, w)
+			}
+		}
+		pending = left
+		if len(pending) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			for _, w := range pending {
+				finish(w, w.timeout(ctx, eng, &down))
+			}
+			pending = nil
+		case <-tick.C:
+		}
+	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Service < outcomes[j].Service })
 	return outcomes, errors.Join(errs...)
 }
 
-func waitOne(ctx context.Context, eng Engine, r Rollout, opts WaitOptions, report Reporter) error {
-	last := ""
-	var lastTaskErr string
-	settledSince := time.Time{}
-	tick := time.NewTicker(opts.Interval)
-	defer tick.Stop()
-	for {
-		st, err := observeRollout(ctx, eng, r)
-		if err != nil {
-			if ctx.Err() != nil {
-				return timeoutError(r, last, lastTaskErr, ctx.Err())
-			}
-			return fmt.Errorf("service %s: %w", r.Name, err)
-		}
-		if st.taskErr != "" {
-			lastTaskErr = st.taskErr
-		}
-		if st.line != last {
-			report.Status(r.Name, st.line)
-			last = st.line
-		}
-		switch {
-		case st.failed != "":
-			return &RolloutError{Service: r.Name, State: st.failed, Message: st.message, TaskError: lastTaskErr}
-		case st.converged:
-			return nil
-		case st.tasksReady && !st.fresh:
-			if settledSince.IsZero() {
-				settledSince = time.Now()
-			} else if time.Since(settledSince) >= opts.Settle {
-				return nil
-			}
-		default:
-			settledSince = time.Time{}
-		}
-		select {
-		case <-ctx.Done():
-			return timeoutError(r, last, lastTaskErr, ctx.Err())
-		case <-tick.C:
-		}
-	}
+// watch is one rollout being waited for, with what the polls saw so far.
+type watch struct {
+	Rollout
+	last         string // the last status line reported
+	taskErr      string // the last task error seen
+	tasks        []swarm.Task
+	settledSince time.Time
 }
 
-func timeoutError(r Rollout, last, taskErr string, err error) error {
+// step takes one poll's state and says whether the rollout is over.
+func (w *watch) step(st rolloutState, opts WaitOptions, report Reporter) (bool, error) {
+	if st.taskErr != "" {
+		w.taskErr = st.taskErr
+	}
+	if st.line != w.last {
+		report.Status(w.Name, st.line)
+		w.last = st.line
+	}
+	switch {
+	case st.failed != "":
+		return true, &RolloutError{Service: w.Name, State: st.failed, Message: st.message, TaskError: w.taskErr}
+	case st.converged && st.failures == 0:
+		return true, nil
+	case st.tasksReady && (!st.fresh || st.converged):
+		// No fresh status to go by, or tasks failed on the way: the
+		// tasks must keep running for a while.
+		if w.settledSince.IsZero() {
+			w.settledSince = time.Now()
+		} else if time.Since(w.settledSince) >= opts.Settle {
+			return true, nil
+		}
+	default:
+		w.settledSince = time.Time{}
+	}
+	return false, nil
+}
+
+// observeRollouts reads the services being rolled out and their tasks, by
+// service ID.
+func observeRollouts(ctx context.Context, eng Engine, ws []*watch) (map[string]swarm.Service, map[string][]swarm.Task, error) {
+	ids := filters.NewArgs()
+	for _, w := range ws {
+		ids.Add("id", w.ID)
+	}
+	list, err := eng.ServiceList(ctx, swarm.ServiceListOptions{Filters: ids})
+	if err != nil {
+		return nil, nil, err
+	}
+	services := map[string]swarm.Service{}
+	byService := filters.NewArgs()
+	for _, svc := range list {
+		services[svc.ID] = svc
+		byService.Add("service", svc.ID)
+	}
+	tasks := map[string][]swarm.Task{}
+	if len(services) == 0 {
+		return services, tasks, nil
+	}
+	all, err := eng.TaskList(ctx, swarm.TaskListOptions{Filters: byService})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range all {
+		tasks[t.ServiceID] = append(tasks[t.ServiceID], t)
+	}
+	return services, tasks, nil
+}
+
+// timeout is the error of a rollout that ran out of time, naming the
+// unreachable nodes holding tasks swarm still waits on. down caches the
+// node list across the rollouts that time out together.
+func (w *watch) timeout(ctx context.Context, eng Engine, down *map[string]string) error {
 	state := "did not converge"
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		state = "timed out"
 	}
-	return &RolloutError{Service: r.Name, State: state, Message: "last seen: " + last, TaskError: taskErr}
+	e := &RolloutError{Service: w.Name, State: state, Message: "last seen: " + w.last, TaskError: w.taskErr}
+	if *down == nil {
+		*down = downNodes(ctx, eng)
+	}
+	for _, t := range w.tasks {
+		name, ok := (*down)[t.NodeID]
+		if ok && !terminal(t.Status.State) && !slices.Contains(e.DownNodes, name) {
+			e.DownNodes = append(e.DownNodes, name)
+		}
+	}
+	sort.Strings(e.DownNodes)
+	return e
+}
+
+// downNodes maps the ID of every node that is not ready to its hostname.
+// It is read after the wait ran out of time, so it has its own short one;
+// when that fails too there is nothing more to say.
+func downNodes(ctx context.Context, eng Engine) map[string]string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	nodes, err := eng.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return out
+	}
+	for _, n := range nodes {
+		if n.Status.State != swarm.NodeStateReady {
+			out[n.ID] = n.Description.Hostname
+		}
+	}
+	return out
+}
+
+// terminal says whether a task has stopped for good.
+func terminal(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateRemove, swarm.TaskStateOrphaned:
+		return true
+	}
+	return false
 }
 
 type rolloutState struct {
@@ -154,28 +266,28 @@ type rolloutState struct {
 	converged  bool
 	tasksReady bool
 	fresh      bool // the update status is from our update
+	failures   int  // tasks failed since the deploy started
 	failed     string
 	message    string
 	taskErr    string
 }
 
-func observeRollout(ctx context.Context, eng Engine, r Rollout) (rolloutState, error) {
+// evaluate says where one rollout stands, from its service and tasks.
+func evaluate(r Rollout, svc swarm.Service, tasks []swarm.Task) rolloutState {
 	var st rolloutState
-	svc, _, err := eng.ServiceInspectWithRaw(ctx, r.ID, swarm.ServiceInspectOptions{})
-	if err != nil {
-		return st, err
-	}
-	tasks, err := eng.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", r.ID))})
-	if err != nil {
-		return st, err
-	}
 	want, isJob := desiredTasks(svc.Spec)
 	running, desired := 0, 0
 	var newest time.Time
 	for _, t := range tasks {
+		if (t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected) && t.CreatedAt.After(r.start) {
+			st.failures++
+		}
 		if t.DesiredState == swarm.TaskStateRunning || (isJob && t.DesiredState == swarm.TaskStateComplete) {
 			desired++
-			if t.Status.State == swarm.TaskStateRunning || (isJob && t.Status.State == swarm.TaskStateComplete) {
+			// A task counts once it runs the service's current container
+			// spec: a stalled rollout leaves tasks on the old one.
+			current := reflect.DeepEqual(t.Spec.ContainerSpec, svc.Spec.TaskTemplate.ContainerSpec)
+			if current && (t.Status.State == swarm.TaskStateRunning || (isJob && t.Status.State == swarm.TaskStateComplete)) {
 				running++
 			}
 		}
@@ -188,9 +300,17 @@ func observeRollout(ctx context.Context, eng Engine, r Rollout) (rolloutState, e
 
 	us := svc.UpdateStatus
 	st.fresh = us != nil && (r.prev == nil || !orZero(us.StartedAt).Equal(*orZero(r.prev.StartedAt)))
+	// Once swarm has stopped updating (a new service, failure_action
+	// continue, or an update that needs no new task), new tasks that keep
+	// failing will not get better by waiting for the timeout.
+	updating := st.fresh && !r.Created && us.State != swarm.UpdateStateCompleted
+	if !st.tasksReady && !updating && st.failures >= keepFailing(want) {
+		st.failed = fmt.Sprintf("tasks keep failing (%d failed since the deploy)", st.failures)
+		return st
+	}
 	if r.Created || us == nil || !st.fresh {
 		st.converged = r.Created && st.tasksReady
-		return st, nil
+		return st
 	}
 	st.line = fmt.Sprintf("update %s, %s", us.State, st.line)
 	st.message = us.Message
@@ -206,7 +326,14 @@ func observeRollout(ctx context.Context, eng Engine, r Rollout) (rolloutState, e
 	case swarm.UpdateStateRollbackPaused:
 		st.failed = "rollback paused"
 	}
-	return st, nil
+	return st
+}
+
+// keepFailing is how many failed tasks make a rollout fail: three for
+// each task that should run, so that a slow start that fails once or
+// twice before it runs is not a failure.
+func keepFailing(want int) int {
+	return 3 * max(want, 1)
 }
 
 // desiredTasks is how many tasks should run: -1 when the engine decides (global).

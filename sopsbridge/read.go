@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"github.com/getsops/sops/v3/aes"
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
-	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/logging"
 	"github.com/sirupsen/logrus"
 
@@ -88,7 +88,7 @@ func (r *Reader) Read(ctx context.Context, s compose.Source) (Value, error) {
 	if err := ctx.Err(); err != nil {
 		return Value{}, err
 	}
-	v, err := r.read(s)
+	v, err := r.read(ctx, s)
 	if err != nil {
 		return Value{}, err
 	}
@@ -107,14 +107,17 @@ func pathOf(s compose.Source) []string {
 	return s.SOPS.Path
 }
 
-func (r *Reader) read(s compose.Source) (Value, error) {
+func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 	if s.Origin != compose.FromFile {
 		return Value{Source: s, Data: s.Inline}, nil
 	}
-	raw, err := os.ReadFile(s.File)
-	if err != nil {
-		return Value{}, &Error{Ref: s.Ref(), File: s.File, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err),
-			Hint: "check the file: path (relative paths start at the first compose file's folder)"}
+	raw, e := readFile(s.File)
+	if e != nil {
+		e.Ref = s.Ref()
+		if e.Hint == "" {
+			e.Hint = "check the file: path (relative paths start at the first compose file's folder)"
+		}
+		return Value{}, e
 	}
 	if !IsEncrypted(raw) {
 		if s.SOPS != nil {
@@ -127,7 +130,7 @@ func (r *Reader) read(s compose.Source) (Value, error) {
 	if ref == nil {
 		ref = &compose.SOPSRef{}
 	}
-	d := r.decrypt(s, raw, ref.Format)
+	d := r.decrypt(ctx, s, raw, ref.Format)
 	if d.err != nil {
 		e := *d.err
 		e.Ref, e.Path = s.Ref(), strings.Join(ref.Path, ".")
@@ -144,6 +147,24 @@ func (r *Reader) read(s compose.Source) (Value, error) {
 	return Value{Source: s, Data: data, NameKey: d.nameKey}, nil
 }
 
+// readFile reads a whole file of at most maxFileSize bytes.
+func readFile(file string) ([]byte, *Error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
+	}
+	if len(raw) > maxFileSize {
+		return nil, &Error{File: file, Kind: ErrInvalid, Detail: fmt.Sprintf("the file has more than %d MiB", maxFileSize>>20),
+			Hint: "point file: at the secret or config itself; swarm takes values of at most 1000 KiB"}
+	}
+	return raw, nil
+}
+
 func describeIOError(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
@@ -152,20 +173,23 @@ func describeIOError(err error) string {
 	return err.Error()
 }
 
-// decrypt decrypts a file once per Reader, keyed by path and format.
-func (r *Reader) decrypt(s compose.Source, raw []byte, format string) *decrypted {
+// decrypt decrypts a file once per Reader, keyed by path and format. A
+// decryption cut short by ctx is not remembered.
+func (r *Reader) decrypt(ctx context.Context, s compose.Source, raw []byte, format string) *decrypted {
 	cacheKey := s.File + "\x00" + format
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d, ok := r.files[cacheKey]; ok {
 		return d
 	}
-	d := decryptFile(s.File, raw, format)
-	r.files[cacheKey] = d
+	d := decryptFile(ctx, s.File, raw, format)
+	if ctx.Err() == nil {
+		r.files[cacheKey] = d
+	}
 	return d
 }
 
-func decryptFile(file string, raw []byte, format string) (d *decrypted) {
+func decryptFile(ctx context.Context, file string, raw []byte, format string) (d *decrypted) {
 	d = &decrypted{}
 	fail := func(kind error, detail, hint string) *decrypted {
 		d.err = &Error{File: file, Kind: kind, Detail: detail, Hint: hint}
@@ -184,10 +208,9 @@ func decryptFile(file string, raw []byte, format string) (d *decrypted) {
 	if err != nil {
 		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")
 	}
-	key, err := tree.Metadata.GetDataKeyWithKeyServices(
-		[]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, sops.DefaultDecryptionOrder)
+	key, err := dataKey(ctx, &tree.Metadata)
 	if err != nil {
-		return fail(ErrNoKey, "tried "+triedKeys(tree.Metadata), keyHint)
+		return fail(ErrNoKey, err.Error(), keyHint)
 	}
 	cipher := aes.NewCipher()
 	mac, err := tree.Decrypt(key, cipher)
@@ -221,9 +244,17 @@ func triedKeys(m sops.Metadata) string {
 	}
 	var local []string
 	for _, env := range []string{"SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "GNUPGHOME"} {
-		if os.Getenv(env) != "" {
-			local = append(local, env)
+		v := os.Getenv(env)
+		if v == "" {
+			continue
 		}
+		if env == "SOPS_AGE_KEY_FILE" || env == "GNUPGHOME" {
+			if _, err := os.Stat(v); err != nil {
+				local = append(local, fmt.Sprintf("%s=%s, which does not exist", env, v))
+				continue
+			}
+		}
+		local = append(local, env)
 	}
 	where := "none of SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD is set"
 	if len(local) > 0 {

@@ -1,6 +1,7 @@
 package sopsbridge
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
-	"github.com/getsops/sops/v3/keyservice"
 )
 
 // SetValue writes value at path into a SOPS file, encrypted with the
@@ -26,9 +26,9 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 			err = &Error{File: file, Kind: ErrMalformed, Detail: fmt.Sprintf("sops failed on it (%v)", p)}
 		}
 	}()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
+	raw, rerr := readFile(file)
+	if rerr != nil {
+		return rerr
 	}
 	if !IsEncrypted(raw) {
 		return &Error{File: file, Kind: ErrNotEncrypted, Hint: "stackctl writes new values only into SOPS-encrypted files"}
@@ -44,7 +44,7 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 	}
 	where := strings.Join(path, ".")
 
-	d := decryptFile(file, raw, format)
+	d := decryptFile(context.Background(), file, raw, format)
 	if d.err != nil {
 		e := *d.err
 		e.Path = where
@@ -64,9 +64,9 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 	if err != nil {
 		return &Error{File: file, Kind: ErrMalformed, Detail: err.Error()}
 	}
-	key, err := old.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()}, sops.DefaultDecryptionOrder)
+	key, err := dataKey(context.Background(), &old.Metadata)
 	if err != nil {
-		return &Error{File: file, Kind: ErrNoKey, Detail: "tried " + triedKeys(old.Metadata), Hint: keyHint}
+		return &Error{File: file, Kind: ErrNoKey, Detail: err.Error(), Hint: keyHint}
 	}
 	// Encrypt the whole tree (this computes the MAC over every plaintext
 	// value), then put back the old ciphertext of everything unchanged.

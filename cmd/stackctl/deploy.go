@@ -23,6 +23,7 @@ func newDeployCmd(d *deps, runF func(context.Context, deployOptions) error) *cob
 	}
 	var (
 		lf   loadFlags
+		lk   lockFlags
 		opts deployOptions
 	)
 	cmd := &cobra.Command{
@@ -44,10 +45,12 @@ touched), waits for the rollout, and prunes versions nothing needs.`,
 				return usageError{errNegativeKeep}
 			}
 			opts.load = lf.options(d, args)
+			opts.deploy.Lock = lk.options(d, "deploy")
 			return runF(cmd.Context(), opts)
 		},
 	}
 	lf.register(cmd)
+	lk.register(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&opts.deploy.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVarP(&opts.deploy.Detach, "detach", "d", false, "return once the changes are sent: no wait, no prune")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os/exec"
 	"slices"
@@ -203,11 +204,12 @@ secrets:
 	}
 }
 
-// TestRollbackFails changes a secret and the command so that the new task
-// fails: swarm rolls back, stackctl exits non-zero, and the old version is there.
-func TestRollbackFails(t *testing.T) {
+// TestFailureActions changes a secret and the command so that the new
+// task fails, under each update_config.failure_action: stackctl exits 1
+// naming the service and what swarm did, prunes nothing, and both the new
+// version and the one a rollback needs exist.
+func TestFailureActions(t *testing.T) {
 	api := realEngine(t)
-	stack := newStack(t)
 	base := `
 services:
   app:
@@ -215,30 +217,66 @@ services:
     command: %s
     deploy:
       endpoint_mode: dnsrr
-      update_config: {failure_action: rollback, monitor: 2s, max_failure_ratio: 0}
+      update_config: {failure_action: %s, monitor: 2s, max_failure_ratio: 0}
       restart_policy: {condition: on-failure, delay: 1s}
     secrets: [s]
 secrets:
   s: {file: ./s.txt}
 `
-	dir := writeDir(t, map[string]string{"compose.yml": strings.Replace(base, "%s", `["sleep"]`, 1), "s.txt": "first"})
-	if r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
+	tests := []struct {
+		action string
+		want   string
+		// rolledBack: the service refers to the old version again.
+		rolledBack bool
+	}{
+		{"rollback", "update rolled back", true},
+		{"pause", "update paused", false},
+		{"continue", "tasks keep failing", false},
 	}
-	good := inspectSecretRef(t, api, stack+"_app", "s")
-	writeInto(t, dir, map[string]string{"compose.yml": strings.Replace(base, "%s", `["exit", "3"]`, 1), "s.txt": "second"})
-	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--keep", "0", "--timeout", "2m", stack)
-	if r.code != 1 {
-		t.Fatalf("deploy of a failing task: exit %d, want 1\n%s", r.code, r.stderr)
+	for _, tc := range tests {
+		t.Run(tc.action, func(t *testing.T) {
+			t.Parallel()
+			stack := newStack(t)
+			compose := func(cmd string) string { return fmt.Sprintf(base, cmd, tc.action) }
+			dir := writeDir(t, map[string]string{"compose.yml": compose(`["sleep"]`), "s.txt": "first"})
+			mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+			good := inspectSecretRef(t, api, stack+"_app", "s")
+			writeInto(t, dir, map[string]string{"compose.yml": compose(`["exit", "3"]`), "s.txt": "second"})
+			r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--keep", "0", "--timeout", "3m", stack)
+			if r.code != 1 || !strings.Contains(r.stderr, "service "+stack+"_app: "+tc.want) {
+				t.Fatalf("deploy of a failing task: exit %d, want 1 and %q\n%s", r.code, tc.want, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "non-zero exit (3)") {
+				t.Errorf("the error does not give the task's error:\n%s", r.stderr)
+			}
+			now := inspectSecretRef(t, api, stack+"_app", "s")
+			if (now == good) != tc.rolledBack {
+				t.Errorf("after the failure the service refers to %s (the old version is %s), rolled back: want %v", now, good, tc.rolledBack)
+			}
+			names := secretNames(t, api, stack)
+			if !slices.Contains(names, good) || len(names) != 2 {
+				t.Errorf("secrets %v: want the old version %s, which a rollback needs, and the new one", names, good)
+			}
+		})
 	}
-	if !strings.Contains(r.stderr, "service "+stack+"_app: update rolled back") {
-		t.Errorf("error does not name the service and the rollback:\n%s", r.stderr)
-	}
-	if got := inspectSecretRef(t, api, stack+"_app", "s"); got != good {
-		t.Errorf("after rollback the service refers to %s, want %s", got, good)
-	}
-	if !slices.Contains(secretNames(t, api, stack), good) {
-		t.Errorf("the version the rollback needs (%s) is gone", good)
+}
+
+// TestMissingImageFailsFast: tasks that cannot start at all fail the
+// deploy well before its timeout, with the engine's reason.
+func TestMissingImageFailsFast(t *testing.T) {
+	realEngine(t)
+	stack := newStack(t)
+	dir := writeDir(t, map[string]string{"compose.yml": `
+services:
+  app:
+    image: stackctl-test:no-such-image
+    deploy:
+      endpoint_mode: dnsrr
+      restart_policy: {delay: 1s}
+`})
+	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--timeout", "10m", stack)
+	if r.code != 1 || !strings.Contains(r.stderr, "tasks keep failing") || !strings.Contains(r.stderr, "No such image") || strings.Contains(r.stderr, "timed out") {
+		t.Errorf("deploy of a missing image: exit %d, want 1 with the engine's reason and no timeout\n%s", r.code, r.stderr)
 	}
 }
 

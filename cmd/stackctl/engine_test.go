@@ -26,6 +26,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+
+	"github.com/stackctl/stackctl/rotate"
 )
 
 var (
@@ -167,6 +169,11 @@ func removeStack(t testing.TB, api *client.Client, stack string) {
 				left = append(left, c.Spec.Name)
 			}
 		}
+		// A lock left by a deploy the test killed.
+		locks, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", rotate.LabelLock+"="+stack))})
+		for _, c := range locks {
+			api.ConfigRemove(ctx, c.ID)
+		}
 		nets, _ := api.NetworkList(ctx, network.ListOptions{Filters: f})
 		for _, n := range nets {
 			if err := api.NetworkRemove(ctx, n.ID); err != nil {
@@ -194,6 +201,17 @@ type result struct {
 func stackctl(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
 	return stackctlIn(t, dir, "", env, args...)
+}
+
+// mustStackctl runs stackctl as stackctl does, and ends the test at once
+// when it exits non-zero: for the steps that set up what a test is about.
+func mustStackctl(t testing.TB, dir string, env []string, args ...string) result {
+	t.Helper()
+	r := stackctl(t, dir, env, args...)
+	if r.code != 0 {
+		t.Fatalf("stackctl %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r
 }
 
 // stackctlIn is stackctl with standard input.

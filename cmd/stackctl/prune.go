@@ -18,6 +18,7 @@ type pruneOptions struct {
 	load   *compose.Options // set when the stack comes from compose files
 	keep   int
 	dryRun bool
+	lock   rotate.LockOptions
 	output outputFlags
 }
 
@@ -27,6 +28,7 @@ func newPruneCmd(d *deps, runF func(context.Context, pruneOptions) error) *cobra
 	}
 	var (
 		lf   loadFlags
+		lk   lockFlags
 		opts pruneOptions
 	)
 	cmd := &cobra.Command{
@@ -52,10 +54,12 @@ define are kept too. Objects that stackctl did not make are never touched.`,
 				o := lf.options(d, args)
 				opts.load = &o
 			}
+			opts.lock = lk.options(d, "prune")
 			return runF(cmd.Context(), opts)
 		},
 	}
 	lf.register(cmd)
+	lk.register(cmd)
 	cmd.Flags().IntVar(&opts.keep, "keep", 2, "unused versions of each secret and config to keep")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print what would be removed and remove nothing")
 	cmd.Flags().StringVarP(&opts.output.format, "output", "o", "text", "text or json")
@@ -73,14 +77,15 @@ func runPrune(ctx context.Context, d *deps, opts pruneOptions) error {
 		}
 		stack, popts.Desired = desired.Project.Stack, desired.Versions
 	}
+	if err := compose.ValidateStackName(stack); err != nil {
+		return usageError{err}
+	}
 	eng, err := d.engine(ctx)
 	if err != nil {
 		return err
 	}
-	if err := rotate.CheckManager(ctx, eng); err != nil {
-		return err
-	}
-	removed, err := rotate.Prune(ctx, eng, stack, popts, reporter(d, opts.output.quiet))
+	removed, err := rotate.PruneStack(ctx, eng, stack, popts, opts.lock, reporter(d, opts.output.quiet))
+	err = asUsage(err)
 	if opts.output.format == "json" {
 		if jerr := writeJSON(d.stdout, map[string]any{"stack": stack, "dry_run": opts.dryRun, "pruned": removed}); jerr != nil && err == nil {
 			err = jerr

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -83,14 +84,44 @@ func run(args []string, d *deps) int {
 	defer stop()
 	root := newRootCmd(d)
 	root.SetArgs(args)
+	// cobra checks the command and its arguments before PersistentPreRun:
+	// an error before it is a usage error.
+	var started *cobra.Command
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { started = cmd }
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(d.stderr, "error:", err)
 	var ue usageError
+	if started == nil && !errors.As(err, &ue) {
+		err = usageError{commandLineError(root, args, err)}
+	}
+	fmt.Fprintln(d.stderr, "error:", err)
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// commandLineError puts cobra's errors about commands and arguments on one
+// line, with where to look.
+func commandLineError(root *cobra.Command, args []string, err error) error {
+	msg, suggestions, found := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+	if found {
+		return fmt.Errorf("%s: did you mean %s?", msg, strings.Join(strings.Fields(suggestions), " or "))
+	}
+	help := root.Name() + " --help"
+	if cmd, _, ferr := root.Find(args); ferr == nil && cmd != root {
+		help = cmd.CommandPath() + " --help"
+	}
+	return fmt.Errorf("%s: see %s", strings.Join(strings.Fields(msg), " "), help)
+}
+
+// asUsage marks a failure caused by what the user asked for, found only
+// once the engine was read, as a usage error.
+func asUsage(err error) error {
+	if errors.Is(err, rotate.ErrNoStack) {
+		return usageError{err}
+	}
+	return err
 }

@@ -32,6 +32,7 @@ func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cob
 	}
 	var (
 		lf       loadFlags
+		lk       lockFlags
 		opts     rotateOptions
 		generate bool
 	)
@@ -69,10 +70,12 @@ The new value is never printed, logged or passed as an argument.`,
 			}
 			opts.secret = args[0]
 			opts.load = lf.options(d, args[1:])
+			opts.rotate.Deploy.Lock = lk.options(d, "rotate")
 			return runF(cmd.Context(), opts)
 		},
 	}
 	lf.register(cmd)
+	lk.register(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&generate, "generate", true, "generate a random value (the default)")
 	f.IntVar(&opts.length, "length", 32, "length of a generated value")
@@ -121,6 +124,7 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 		}
 	}
 	res, err := rotate.Rotate(ctx, eng, desired, opts.rotate, reporter(d, opts.output.quiet))
+	err = asUsage(err)
 	if res != nil {
 		gh.rotated, gh.result = res, res.Deploy
 		if opts.output.format == "json" {

@@ -81,9 +81,7 @@ func TestRotateEndToEnd(t *testing.T) {
 	stack := newStack(t)
 	dir := rotateDir(t)
 	file := filepath.Join(dir, "app.enc.yaml")
-	if r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
-	}
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
 	before, _ := os.ReadFile(file)
 	oldVersion := inspectSecretRef(t, api, stack+"_api", "db_password")
 
@@ -160,9 +158,7 @@ func TestRotateEndToEnd(t *testing.T) {
 
 	// Rotate again, generated: a different value and version; the first version goes (keep 0).
 	second := decrypt(t, file, "db", "password")
-	if r := stackctl(t, dir, nil, "rotate", "db_password", "--keep", "0", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("second rotate: exit %d\n%s", r.code, r.stderr)
-	}
+	mustStackctl(t, dir, nil, "rotate", "db_password", "--keep", "0", "-c", "compose.yml", stack)
 	third := decrypt(t, file, "db", "password")
 	if third == second || len(third) != 32 {
 		t.Errorf("second rotation gave no new 32-character value")
@@ -179,9 +175,7 @@ func TestRotateRefusesBadInput(t *testing.T) {
 	api := realEngine(t)
 	stack := newStack(t)
 	dir := rotateDir(t)
-	if r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
-	}
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
 	foreign, _ := os.ReadFile(testdataPath(t, "sops", "foreign.enc.yaml"))
 	tampered, _ := os.ReadFile(testdataPath(t, "sops", "tampered.enc.yaml"))
 	tests := []struct {
@@ -224,9 +218,7 @@ func TestRotateInterrupted(t *testing.T) {
 	stack := newStack(t)
 	dir := rotateDir(t)
 	file := filepath.Join(dir, "app.enc.yaml")
-	if r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
-	}
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
 	before, _ := os.ReadFile(file)
 	cmd := exec.Command(stackctlBin, "rotate", "db_password", "-c", "compose.yml", stack)
 	cmd.Dir = dir
@@ -246,9 +238,8 @@ func TestRotateInterrupted(t *testing.T) {
 	cmd.Wait()
 
 	value := decrypt(t, file, "db", "password")
-	if r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack); r.code != 0 {
-		t.Fatalf("deploy after the interrupted rotation: exit %d\n%s", r.code, r.stderr)
-	}
+	// The killed rotation left its lock: only --force-unlock (or 2 minutes) gets past it.
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--force-unlock", stack)
 	for _, got := range readInContainers(t, api, stack+"_worker", "/etc/db.pw") {
 		if got != value {
 			t.Error("after the deploy, worker does not read the value in the file")

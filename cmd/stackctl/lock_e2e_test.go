@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
+	"github.com/stackctl/stackctl/rotate"
+)
+
+// slowStack rolls out in no less than its monitor period, so that a second
+// deploy can be started while the first one holds the lock.
+const slowStack = `
+services:
+  app:
+    image: {{image}}
+    command: ["serve", "-file", "/run/secrets/s"]
+    healthcheck: {test: ["CMD", "/app", "check", "/run/secrets/s"], interval: 1s, start_period: 1s}
+    deploy:
+      endpoint_mode: dnsrr
+      update_config: {monitor: 4s, order: stop-first}
+    secrets: [s]
+secrets:
+  s: {file: ./s.txt}
+`
+
+// TestConcurrentDeploys starts a deploy, then two more of the same stack
+// while it runs: one that will not wait fails naming the holder, one that
+// waits goes after it. The engine's event stream shows that the writes of
+// the two deploys never interleave.
+func TestConcurrentDeploys(t *testing.T) {
+	api := realEngine(t)
+	stack := newStack(t)
+	dir := writeDir(t, map[string]string{"compose.yml": slowStack, "s.txt": "one"})
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	since := time.Now()
+
+	writeInto(t, dir, map[string]string{"s.txt": "two"})
+	first := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	lock := waitForLock(t, api, stack)
+	pid := fmt.Sprintf("pid %d", first.cmd.Process.Pid)
+	if h := lock.Spec.Labels[rotate.LabelHolder]; !strings.HasPrefix(h, "stackctl deploy by ") || !strings.HasSuffix(h, pid) {
+		t.Errorf("lock holder %q, want stackctl deploy by user@host %s", h, pid)
+	}
+
+	writeInto(t, dir, map[string]string{"s.txt": "three"})
+	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--lock-wait", "0", stack)
+	if r.code != 1 || !strings.Contains(r.stderr, "stack "+stack+" is locked by stackctl deploy by") || !strings.Contains(r.stderr, pid) || !strings.Contains(r.stderr, "--force-unlock") {
+		t.Errorf("a deploy that does not wait: exit %d, want 1 and an error naming the holder (%s):\n%s", r.code, pid, r.stderr)
+	}
+	second := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	if second.code != 0 || !strings.Contains(second.stderr, "waiting for the lock of "+stack+", held by stackctl deploy by") {
+		t.Errorf("a deploy that waits: exit %d, want 0 after waiting:\n%s", second.code, second.stderr)
+	}
+	if r := first.wait(t); r.code != 0 {
+		t.Errorf("the deploy that held the lock: exit %d\n%s", r.code, r.stderr)
+	}
+
+	for _, got := range readInContainers(t, api, stack+"_app", "/run/secrets/s") {
+		if got != "three" {
+			t.Errorf("the app reads %q, want the last deploy's value", got)
+		}
+	}
+	if l, found := findLock(t, api, stack); found {
+		t.Errorf("lock %s left behind", l.Spec.Name)
+	}
+	assertWritesNeverInterleave(t, api, stack, since)
+}
+
+// TestForceUnlock: a lock left by a killed holder blocks others, who are
+// told how to remove it, until --force-unlock does.
+func TestForceUnlock(t *testing.T) {
+	api := realEngine(t)
+	stack := newStack(t)
+	dir := writeDir(t, map[string]string{"compose.yml": slowStack, "s.txt": "one"})
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	writeInto(t, dir, map[string]string{"s.txt": "two"})
+	killed := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	waitForLock(t, api, stack)
+	killed.cmd.Process.Kill()
+	killed.wait(t)
+
+	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--lock-wait", "1s", stack)
+	if r.code != 1 || !strings.Contains(r.stderr, "is locked by") || !strings.Contains(r.stderr, "(waited 1s)") {
+		t.Errorf("deploy while a dead holder's lock is fresh: exit %d, want 1 naming the holder\n%s", r.code, r.stderr)
+	}
+	r = stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--force-unlock", stack)
+	if r.code != 0 || !strings.Contains(r.stderr, "(--force-unlock)") {
+		t.Fatalf("deploy --force-unlock: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, found := findLock(t, api, stack); found {
+		t.Error("lock left behind")
+	}
+	if r := stackctl(t, dir, nil, "plan", "-q", "-c", "compose.yml", stack); !strings.Contains(r.stdout, "no changes") {
+		t.Errorf("not converged after --force-unlock:\n%s", r.stdout)
+	}
+}
+
+// running is a stackctl started in the background.
+type running struct {
+	cmd       *exec.Cmd
+	out, errb bytes.Buffer
+}
+
+func startStackctl(t testing.TB, dir string, env []string, args ...string) *running {
+	t.Helper()
+	r := &running{cmd: exec.Command(stackctlBin, args...)}
+	r.cmd.Dir = dir
+	r.cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errb
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	return r
+}
+
+func (r *running) wait(t testing.TB) result {
+	t.Helper()
+	r.cmd.Wait()
+	return result{r.out.String(), r.errb.String(), r.cmd.ProcessState.ExitCode()}
+}
+
+func findLock(t testing.TB, api *client.Client, stack string) (swarm.Config, bool) {
+	t.Helper()
+	list, err := api.ConfigList(context.Background(), swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", rotate.LabelLock+"="+stack))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) == 0 {
+		return swarm.Config{}, false
+	}
+	return list[0], true
+}
+
+func waitForLock(t testing.TB, api *client.Client, stack string) swarm.Config {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if l, found := findLock(t, api, stack); found {
+			return l
+		}
+	}
+	t.Fatalf("no deploy took the lock of %s within 30s", stack)
+	return swarm.Config{}
+}
+
+// assertWritesNeverInterleave reads the engine's events since the given
+// time: every write to the stack (a secret, config or service spec
+// change) falls between a creation of the stack's lock and its removal.
+func assertWritesNeverInterleave(t *testing.T, api *client.Client, stack string, since time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	msgs, errs := api.Events(ctx, events.ListOptions{
+		Since: fmt.Sprint(since.Unix()),
+		Until: fmt.Sprint(time.Now().Add(time.Second).Unix()),
+		Filters: filters.NewArgs(filters.Arg("scope", "swarm"),
+			filters.Arg("type", "secret"), filters.Arg("type", "config"), filters.Arg("type", "service")),
+	})
+	var (
+		held  bool
+		locks int
+		log   []string
+	)
+	for {
+		select {
+		case err := <-errs:
+			if err != nil && err != context.Canceled && !strings.Contains(err.Error(), "EOF") {
+				t.Fatal(err)
+			}
+			if locks != 2 {
+				t.Errorf("the lock was taken %d times, want 2 (one per deploy that wrote)\n%s", locks, strings.Join(log, "\n"))
+			}
+			return
+		case m := <-msgs:
+			name := m.Actor.Attributes["name"]
+			if !strings.Contains(name, stack) || m.Actor.Attributes["updatestate.new"] != "" {
+				continue // another stack's, or swarm reporting a rollout's progress
+			}
+			log = append(log, fmt.Sprintf("%s %s %s", m.Type, m.Action, name))
+			switch {
+			case name == rotate.LockName(stack) && m.Action == "create":
+				if held {
+					t.Errorf("the lock was created while held:\n%s", strings.Join(log, "\n"))
+				}
+				held = true
+				locks++
+			case name == rotate.LockName(stack) && m.Action == "remove":
+				held = false
+			case name == rotate.LockName(stack):
+				// a refresh
+			case !held:
+				t.Errorf("%s %s %s while nobody held the lock:\n%s", m.Type, m.Action, name, strings.Join(log, "\n"))
+			}
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package rotate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+// The lock on a stack is a swarm config: the manager creates a name once,
+// atomically, so whoever creates it holds the lock. The holder refreshes
+// it (a label update, which moves the config's UpdatedAt) while it works,
+// and a lock whose last refresh is older than LockStale by the engine's own
+// clock is taken over, so a killed deploy blocks others for LockStale at
+// most. Times are the engine's, so clocks of CI runners do not matter.
+const (
+	LabelLock    = "io.stackctl.lock"
+	LabelHolder  = "io.stackctl.holder"
+	labelRefresh = "io.stackctl.refresh"
+
+	LockStale = 2 * time.Minute
+	// lockRefresh is how often the holder marks the lock as alive.
+	lockRefresh = LockStale / 4
+)
+
+// lockPoll is how often a waiting deploy looks at the lock again.
+var lockPoll = time.Second
+
+// LockName is the config that locks a stack. Its dots keep it apart from
+// versions (<stack>_<key>.<hash>) and from what docker stack deploy names.
+func LockName(stack string) string { return "stackctl.lock." + stack }
+
+// LockOptions say who takes a stack's lock and how long to wait for it.
+type LockOptions struct {
+	// Holder says who holds the lock, for the message others get.
+	Holder string
+	// Wait is how long to wait for another holder; 0 fails at once.
+	Wait time.Duration
+	// Force removes the current lock first, whoever holds it.
+	Force bool
+}
+
+// LockHeld is the error of a deploy that found its stack locked.
+type LockHeld struct {
+	Stack  string
+	Holder string
+	Since  time.Time
+	Seen   time.Duration // since the holder last refreshed the lock
+	Waited time.Duration
+}
+
+func (e *LockHeld) Error() string {
+	waited := ""
+	if e.Waited > 0 {
+		waited = fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
+	}
+	return fmt.Sprintf("stack %s is locked by %s since %s, last seen %s ago%s: another stackctl is changing it; wait for it (--lock-wait), or if it died run again with --force-unlock (a lock goes stale by itself %s after its holder stops)",
+		e.Stack, e.Holder, e.Since.UTC().Format(time.RFC3339), e.Seen.Round(time.Second), waited, LockStale)
+}
+
+// Lock is a held stack lock. Release it when the writes are done.
+type Lock struct {
+	eng   Engine
+	id    string
+	stop  chan struct{}
+	done  sync.WaitGroup
+	Stack string
+}
+
+// AcquireLock takes the lock of stack, waiting up to opts.Wait for another
+// holder, and keeps it fresh until Release.
+func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions, report Reporter) (*Lock, error) {
+	spec := swarm.ConfigSpec{
+		Annotations: swarm.Annotations{
+			Name:   LockName(stack),
+			Labels: map[string]string{LabelLock: stack, LabelHolder: opts.Holder},
+		},
+	}
+	spec.Data, _ = json.Marshal(map[string]string{"stack": stack, "holder": opts.Holder})
+	start := time.Now()
+	told := false
+	for {
+		cur, found, err := currentLock(ctx, eng, stack)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			held, err := lockHeld(ctx, eng, stack, cur)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case opts.Force:
+				report.Printf("removing the lock of %s held by %s since %s (--force-unlock)", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+			case held.Seen > LockStale:
+				report.Printf("taking over the lock of %s: %s has not refreshed it for %s", stack, held.Holder, held.Seen.Round(time.Second))
+			default:
+				if waited := time.Since(start); waited >= opts.Wait {
+					if opts.Wait > 0 {
+						held.Waited = waited
+					}
+					return nil, held
+				}
+				if !told {
+					report.Printf("waiting for the lock of %s, held by %s since %s", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+					told = true
+				}
+				if err := sleep(ctx, lockPoll); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			// Remove by ID: if another deploy took the lock over first,
+			// this removes nothing and the create below fails.
+			if err := eng.ConfigRemove(ctx, cur.ID); err != nil && !errdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("remove the lock of %s: %w", stack, err)
+			}
+			opts.Force = false
+		}
+		created, err := eng.ConfigCreate(ctx, spec)
+		if errdefs.IsConflict(err) {
+			continue // someone else took it since we looked
+		}
+		if err != nil {
+			return nil, fmt.Errorf("take the lock of %s: %w", stack, err)
+		}
+		l := &Lock{eng: eng, id: created.ID, stop: make(chan struct{}), Stack: stack}
+		l.done.Add(1)
+		go l.refresh(context.WithoutCancel(ctx), spec)
+		return l, nil
+	}
+}
+
+// refresh marks the lock alive every lockRefresh until Release.
+func (l *Lock) refresh(ctx context.Context, spec swarm.ConfigSpec) {
+	defer l.done.Done()
+	t := time.NewTicker(lockRefresh)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		cur, found, err := currentLock(ctx, l.eng, l.Stack)
+		if err != nil || !found || cur.ID != l.id {
+			continue // the next refresh tries again; a lost lock shows as stale to others
+		}
+		spec.Labels = map[string]string{LabelLock: l.Stack, LabelHolder: spec.Labels[LabelHolder], labelRefresh: strconv.Itoa(n)}
+		_ = l.eng.ConfigUpdate(ctx, l.id, cur.Version, spec)
+	}
+}
+
+// Release gives the lock up. It runs even when ctx is cancelled, so that an
+// interrupted deploy does not leave its lock behind.
+func (l *Lock) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	close(l.stop)
+	l.done.Wait()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := l.eng.ConfigRemove(ctx, l.id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("release the lock of %s: %w: remove it with docker config rm %s", l.Stack, err, LockName(l.Stack))
+	}
+	return nil
+}
+
+// ReleaseInto releases the lock at the end of a command whose error is
+// *errp. When the connection to the engine was lost, it says so in one
+// message: what was sent may or may not have been applied, and a re-run
+// (with --force-unlock if the lock could not be released) picks up.
+func (l *Lock) ReleaseInto(ctx context.Context, errp *error) {
+	rerr := l.Release(ctx)
+	if !client.IsErrConnectionFailed(*errp) && !client.IsErrConnectionFailed(rerr) {
+		*errp = errors.Join(*errp, rerr)
+		return
+	}
+	cause, unlock := *errp, ""
+	if cause == nil {
+		cause = rerr
+	}
+	if rerr != nil {
+		unlock = " with --force-unlock (the lock could not be released)"
+	}
+	*errp = fmt.Errorf("lost the connection to the Docker engine: %w: what was sent before may or may not have been applied, and nothing was pruned: run the same command again%s", cause, unlock)
+}
+
+func currentLock(ctx context.Context, eng Engine, stack string) (swarm.Config, bool, error) {
+	list, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("name", LockName(stack)))})
+	if err != nil {
+		return swarm.Config{}, false, fmt.Errorf("read the lock of %s: %w", stack, err)
+	}
+	for _, c := range list { // the name filter matches prefixes too
+		if c.Spec.Name == LockName(stack) {
+			return c, true, nil
+		}
+	}
+	return swarm.Config{}, false, nil
+}
+
+// lockHeld describes a lock, with its age by the engine's clock.
+func lockHeld(ctx context.Context, eng Engine, stack string, c swarm.Config) (*LockHeld, error) {
+	info, err := eng.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the Docker engine: %w", err)
+	}
+	now, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	if err != nil {
+		return nil, errors.New("the engine did not say what time it is: cannot tell whether the lock of " + stack + " is stale")
+	}
+	holder := c.Spec.Labels[LabelHolder]
+	if holder == "" {
+		holder = "an unknown holder"
+	}
+	return &LockHeld{Stack: stack, Holder: holder, Since: c.CreatedAt, Seen: now.Sub(c.UpdatedAt)}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

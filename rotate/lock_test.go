@@ -1,0 +1,231 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+)
+
+// configStore is an engine that holds configs the way a manager does:
+// names are unique, creation is atomic, and the clock is the engine's.
+type configStore struct {
+	Engine
+	mu      sync.Mutex
+	now     time.Time
+	configs map[string]swarm.Config // by ID
+	next    int
+	writes  int
+}
+
+func newConfigStore() *configStore {
+	return &configStore{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), configs: map[string]swarm.Config{}}
+}
+
+func (s *configStore) advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = s.now.Add(d)
+}
+
+func (s *configStore) Info(context.Context) (system.Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return system.Info{SystemTime: s.now.Format(time.RFC3339Nano)}, nil
+}
+
+func (s *configStore) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []swarm.Config
+	for _, c := range s.configs {
+		if strings.HasPrefix(c.Spec.Name, o.Filters.Get("name")[0]) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *configStore) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	for _, c := range s.configs {
+		if c.Spec.Name == spec.Name {
+			return swarm.ConfigCreateResponse{}, cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
+		}
+	}
+	s.next++
+	id := fmt.Sprint("cfg", s.next)
+	c := swarm.Config{ID: id, Spec: spec}
+	c.CreatedAt, c.UpdatedAt, c.Version.Index = s.now, s.now, uint64(s.next)
+	s.configs[id] = c
+	return swarm.ConfigCreateResponse{ID: id}, nil
+}
+
+func (s *configStore) ConfigUpdate(_ context.Context, id string, v swarm.Version, spec swarm.ConfigSpec) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	c, ok := s.configs[id]
+	if !ok || c.Version != v {
+		return cerrdefs.ErrNotFound
+	}
+	c.Spec.Labels, c.UpdatedAt = spec.Labels, s.now
+	c.Version.Index++
+	s.configs[id] = c
+	return nil
+}
+
+func (s *configStore) ConfigRemove(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if _, ok := s.configs[id]; !ok {
+		return cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
+	}
+	delete(s.configs, id)
+	return nil
+}
+
+type printed struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (p *printed) Printf(f string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = append(p.lines, fmt.Sprintf(f, a...))
+}
+func (p *printed) Status(string, string) {}
+
+func TestLock(t *testing.T) {
+	defer func(d time.Duration) { lockPoll = d }(lockPoll)
+	lockPoll = time.Millisecond
+	ctx := context.Background()
+	first := LockOptions{Holder: "stackctl deploy by ci@runner-1 pid 7"}
+
+	tests := []struct {
+		name string
+		// before runs between the first holder taking the lock and the second trying.
+		before  func(s *configStore, l *Lock)
+		second  LockOptions
+		wantErr string
+		wantOut string
+	}{
+		{
+			name:    "held: fails at once naming the holder",
+			second:  LockOptions{Holder: "b"},
+			wantErr: "stack shop is locked by stackctl deploy by ci@runner-1 pid 7 since 2026-11-24T12:00:00Z, last seen 0s ago: another stackctl is changing it",
+		},
+		{
+			name:    "held: waits, then fails with how long it waited",
+			second:  LockOptions{Holder: "b", Wait: 20 * time.Millisecond},
+			wantErr: "(waited 0s): another stackctl",
+			wantOut: "waiting for the lock of shop, held by stackctl deploy by ci@runner-1 pid 7",
+		},
+		{
+			name: "released while waiting: taken",
+			before: func(s *configStore, l *Lock) {
+				go func() { time.Sleep(10 * time.Millisecond); l.Release(ctx) }()
+			},
+			second:  LockOptions{Holder: "b", Wait: time.Minute},
+			wantOut: "waiting for the lock of shop",
+		},
+		{
+			name:    "stale: taken over",
+			before:  func(s *configStore, l *Lock) { s.advance(LockStale + time.Second) },
+			second:  LockOptions{Holder: "b"},
+			wantOut: "taking over the lock of shop: stackctl deploy by ci@runner-1 pid 7 has not refreshed it for 2m1s",
+		},
+		{
+			name:    "forced: removed and taken",
+			second:  LockOptions{Holder: "b", Force: true},
+			wantOut: "removing the lock of shop held by stackctl deploy by ci@runner-1 pid 7 since 2026-11-24T12:00:00Z (--force-unlock)",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newConfigStore()
+			l, err := AcquireLock(ctx, s, "shop", first, Quiet{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.before != nil {
+				tc.before(s, l)
+			}
+			var out printed
+			l2, err := AcquireLock(ctx, s, "shop", tc.second, &out)
+			if tc.wantErr != "" {
+				var held *LockHeld
+				if !errors.As(err, &held) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want a LockHeld containing %q", err, tc.wantErr)
+				}
+				if len(s.configs) != 1 {
+					t.Errorf("the failed attempt left %d locks", len(s.configs))
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l2.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if len(s.configs) != 0 {
+					t.Errorf("released, yet %d configs are left", len(s.configs))
+				}
+			}
+			if got := strings.Join(out.lines, "\n"); !strings.Contains(got, tc.wantOut) {
+				t.Errorf("printed %q, want %q", got, tc.wantOut)
+			}
+		})
+	}
+}
+
+// Many takers at once: exactly one holds the lock at any time.
+func TestLockExcludes(t *testing.T) {
+	defer func(d time.Duration) { lockPoll = d }(lockPoll)
+	lockPoll = time.Millisecond
+	s := newConfigStore()
+	var (
+		mu      sync.Mutex
+		holders int
+		wg      sync.WaitGroup
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := AcquireLock(context.Background(), s, "shop", LockOptions{Holder: fmt.Sprint(i), Wait: time.Minute}, Quiet{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			holders++
+			if holders > 1 {
+				t.Errorf("%d holders at once", holders)
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			holders--
+			mu.Unlock()
+			if err := l.Release(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(s.configs) != 0 {
+		t.Errorf("%d locks left", len(s.configs))
+	}
+}
