@@ -90,6 +90,9 @@ func TestForceUnlock(t *testing.T) {
 	killed.cmd.Process.Kill()
 	killed.wait(t)
 
+	// The killed deploy may have updated the service before it died; a new
+	// value makes sure the next deploy has writes to do, so needs the lock.
+	writeInto(t, dir, map[string]string{"s.txt": "three"})
 	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--lock-wait", "1s", stack)
 	if r.code != 1 || !strings.Contains(r.stderr, "is locked by") || !strings.Contains(r.stderr, "(waited 1s)") {
 		t.Errorf("deploy while a dead holder's lock is fresh: exit %d, want 1 naming the holder\n%s", r.code, r.stderr)

@@ -238,14 +238,55 @@ func (p *apiProxy) forward(down net.Conn) {
 		closeWrite(down)
 		close(done)
 	}()
-	// client → engine: every byte read from the client is written to the
-	// engine as it arrives (the tee); the parser only watches the stream.
-	br := bufio.NewReader(io.TeeReader(down, up))
+	// client → engine: every byte read from the client goes on to the
+	// engine, the last read held back until the parser has counted the
+	// request it completes, so that a client never sees a response before
+	// its request is counted. The parser only watches the stream.
+	tee := &holdingTee{r: down, w: up}
+	br := bufio.NewReader(tee)
 	p.watch(br)
+	tee.release()           // a raw stream from here on: no holding back
 	io.Copy(io.Discard, br) // whatever the parser did not consume
+	tee.flush()
 	closeWrite(up)
 	<-done
 }
+
+// holdingTee reads from r and writes what it read to w: in held mode one
+// read late (each Read first writes out what the previous one returned),
+// once released at once.
+type holdingTee struct {
+	r        io.Reader
+	w        io.Writer
+	held     []byte
+	released bool
+}
+
+func (h *holdingTee) Read(b []byte) (int, error) {
+	if err := h.flush(); err != nil {
+		return 0, err
+	}
+	n, err := h.r.Read(b)
+	h.held = append(h.held, b[:n]...)
+	if h.released || err != nil {
+		// bufio reads no more after an error: nothing would write it out.
+		if werr := h.flush(); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
+
+func (h *holdingTee) flush() error {
+	if len(h.held) == 0 {
+		return nil
+	}
+	_, err := h.w.Write(h.held)
+	h.held = h.held[:0]
+	return err
+}
+
+func (h *holdingTee) release() { h.released = true }
 
 // watch parses requests off the client stream and counts them until the
 // stream ends, cannot be parsed, or turns into a raw stream (an upgrade).
