@@ -15,7 +15,7 @@ build:
 # Everything CI runs: formatting, vet, every test with the race detector,
 # each fuzz target for a bounded time, and govulncheck.
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 	$(MAKE) vuln
 

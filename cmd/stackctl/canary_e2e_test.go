@@ -143,9 +143,11 @@ func sampleCommandLines(t *testing.T, canaries []string) (stop func()) {
 	samples, sawControl := 0, false
 	// A control: a process whose command line the sampler must see.
 	control := "control-" + randomHex(4)
-	if err := exec.Command("sh", "-c", "sleep 0.3", control).Start(); err != nil {
+	ctl := exec.Command("sh", "-c", "sleep 60", control)
+	if err := ctl.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ctl.Process.Kill(); ctl.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

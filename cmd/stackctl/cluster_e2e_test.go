@@ -164,6 +164,23 @@ func (c *cluster) WaitSettled(t testing.TB, service string, quiet time.Duration)
 	t.Fatalf("the tasks of %s still change after 2 minutes:\n%s", service, last)
 }
 
+// WaitRunning waits until n tasks of the service that should run do run.
+func (c *cluster) WaitRunning(t testing.TB, service string, n int, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		running := 0
+		for _, task := range serviceTasks(t, c.API, service) {
+			if task.DesiredState == swarm.TaskStateRunning && task.Status.State == swarm.TaskStateRunning {
+				running++
+			}
+		}
+		if running == n {
+			return
+		}
+	}
+	t.Fatalf("%s does not run %d tasks after %s:\n%s", service, n, limit, c.TaskTable(t, service))
+}
+
 // TaskTable lists a service's tasks, one per line: slot, node, desired
 // and current state, and the task's error, for failure messages.
 func (c *cluster) TaskTable(t testing.TB, service string) string {

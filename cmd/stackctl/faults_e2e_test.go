@@ -71,6 +71,8 @@ func TestClusterWorkerDiesMidRollout(t *testing.T) {
 	if r := stackctl(t, dir, env, "plan", "-q", "-c", "compose.yml", stack); !strings.Contains(r.stdout, "no changes") {
 		t.Errorf("not converged:\n%s", r.stdout)
 	}
+	// A task swarm moved back to node2 may still be starting.
+	c.WaitRunning(t, stack+"_app", 3, 2*time.Minute)
 	got := c.ReadInTasks(t, stack+"_app", "/run/secrets/token")
 	if len(got) != 3 {
 		t.Errorf("%d tasks run, want 3", len(got))

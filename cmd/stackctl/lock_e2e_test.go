@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,10 +46,22 @@ func TestConcurrentDeploys(t *testing.T) {
 	stack := newStack(t)
 	dir := writeDir(t, map[string]string{"compose.yml": slowStack, "s.txt": "one"})
 	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
-	since := time.Now()
+	stop := recordStackWrites(t, api, stack, 2)
+
+	// The first deploy's service update waits at a proxy until the deploy
+	// that waits for the lock says so: the lock is held all along.
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	proxy := newAPIProxy(t, "")
+	t.Cleanup(open) // before the proxy closes: cleanups run last first
+	proxy.OnRequest(func(method, path string) {
+		if method == "POST" && normalizeAPIPath(path) == "/services/{id}/update" {
+			<-gate
+		}
+	})
 
 	writeInto(t, dir, map[string]string{"s.txt": "two"})
-	first := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	first := startStackctl(t, dir, []string{"DOCKER_HOST=" + proxy.Host()}, "deploy", "-c", "compose.yml", stack)
 	lock := waitForLock(t, api, stack)
 	pid := fmt.Sprintf("pid %d", first.cmd.Process.Pid)
 	if h := lock.Spec.Labels[rotate.LabelHolder]; !strings.HasPrefix(h, "stackctl deploy by ") || !strings.HasSuffix(h, pid) {
@@ -58,8 +73,13 @@ func TestConcurrentDeploys(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "stack "+stack+" is locked by stackctl deploy by") || !strings.Contains(r.stderr, pid) || !strings.Contains(r.stderr, "--force-unlock") {
 		t.Errorf("a deploy that does not wait: exit %d, want 1 and an error naming the holder (%s):\n%s", r.code, pid, r.stderr)
 	}
-	second := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
-	if second.code != 0 || !strings.Contains(second.stderr, "waiting for the lock of "+stack+", held by stackctl deploy by") {
+	waiting := "waiting for the lock of " + stack + ", held by stackctl deploy by"
+	bg := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(bg.errb.String(), waiting) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	open()
+	if second := bg.wait(t); second.code != 0 || !strings.Contains(second.stderr, waiting) {
 		t.Errorf("a deploy that waits: exit %d, want 0 after waiting:\n%s", second.code, second.stderr)
 	}
 	if r := first.wait(t); r.code != 0 {
@@ -74,7 +94,7 @@ func TestConcurrentDeploys(t *testing.T) {
 	if l, found := findLock(t, api, stack); found {
 		t.Errorf("lock %s left behind", l.Spec.Name)
 	}
-	assertWritesNeverInterleave(t, api, stack, since)
+	assertWritesNeverInterleave(t, stop(), stack, 2)
 }
 
 // TestForceUnlock: a lock left by a killed holder blocks others, who are
@@ -94,7 +114,7 @@ func TestForceUnlock(t *testing.T) {
 	// value makes sure the next deploy has writes to do, so needs the lock.
 	writeInto(t, dir, map[string]string{"s.txt": "three"})
 	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--lock-wait", "1s", stack)
-	if r.code != 1 || !strings.Contains(r.stderr, "is locked by") || !strings.Contains(r.stderr, "(waited 1s)") {
+	if r.code != 1 || !strings.Contains(r.stderr, "is locked by") || !regexp.MustCompile(`\(waited [1-9][0-9]*s\)`).MatchString(r.stderr) {
 		t.Errorf("deploy while a dead holder's lock is fresh: exit %d, want 1 naming the holder\n%s", r.code, r.stderr)
 	}
 	r = stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--force-unlock", stack)
@@ -112,7 +132,25 @@ func TestForceUnlock(t *testing.T) {
 // running is a stackctl started in the background.
 type running struct {
 	cmd       *exec.Cmd
-	out, errb bytes.Buffer
+	out, errb syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startStackctl(t testing.TB, dir string, env []string, args ...string) *running {
@@ -157,54 +195,99 @@ func waitForLock(t testing.TB, api *client.Client, stack string) swarm.Config {
 	return swarm.Config{}
 }
 
-// assertWritesNeverInterleave reads the engine's events since the given
-// time: every write to the stack (a secret, config or service spec
-// change) falls between a creation of the stack's lock and its removal.
-func assertWritesNeverInterleave(t *testing.T, api *client.Client, stack string, since time.Time) {
+// recordStackWrites follows the engine's events for secrets, configs and
+// services live from now on, until the returned stop is called. (A replay
+// with Since reads the engine's buffer of its last 256 events, which
+// healthchecks alone can overrun.) stop waits, up to 10s, until wantLocks
+// removals of the stack's lock have come in.
+func recordStackWrites(t *testing.T, api *client.Client, stack string, wantLocks int) (stop func() []events.Message) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	msgs, errs := api.Events(ctx, events.ListOptions{
-		Since: fmt.Sprint(since.Unix()),
-		Until: fmt.Sprint(time.Now().Add(time.Second).Unix()),
 		Filters: filters.NewArgs(filters.Arg("scope", "swarm"),
 			filters.Arg("type", "secret"), filters.Arg("type", "config"), filters.Arg("type", "service")),
 	})
+	var (
+		mu        sync.Mutex
+		got       []events.Message
+		removed   int
+		streamErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-msgs:
+				mu.Lock()
+				got = append(got, m)
+				if m.Actor.Attributes["name"] == rotate.LockName(stack) && m.Action == "remove" {
+					removed++
+				}
+				mu.Unlock()
+			case err := <-errs:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					mu.Lock()
+					streamErr = err
+					mu.Unlock()
+				}
+				return
+			}
+		}
+	}()
+	return func() []events.Message {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			n := removed
+			mu.Unlock()
+			if n >= wantLocks {
+				break
+			}
+		}
+		cancel()
+		<-done
+		if streamErr != nil {
+			t.Fatalf("engine events: %v", streamErr)
+		}
+		return got
+	}
+}
+
+// assertWritesNeverInterleave checks recorded engine events: every write to
+// the stack (a secret, config or service spec change) falls between a
+// creation of the stack's lock and its removal, and the lock was taken
+// wantLocks times.
+func assertWritesNeverInterleave(t *testing.T, recorded []events.Message, stack string, wantLocks int) {
+	t.Helper()
 	var (
 		held  bool
 		locks int
 		log   []string
 	)
-	for {
-		select {
-		case err := <-errs:
-			if err != nil && err != context.Canceled && !strings.Contains(err.Error(), "EOF") {
-				t.Fatal(err)
-			}
-			if locks != 2 {
-				t.Errorf("the lock was taken %d times, want 2 (one per deploy that wrote)\n%s", locks, strings.Join(log, "\n"))
-			}
-			return
-		case m := <-msgs:
-			name := m.Actor.Attributes["name"]
-			if !strings.Contains(name, stack) || m.Actor.Attributes["updatestate.new"] != "" {
-				continue // another stack's, or swarm reporting a rollout's progress
-			}
-			log = append(log, fmt.Sprintf("%s %s %s", m.Type, m.Action, name))
-			switch {
-			case name == rotate.LockName(stack) && m.Action == "create":
-				if held {
-					t.Errorf("the lock was created while held:\n%s", strings.Join(log, "\n"))
-				}
-				held = true
-				locks++
-			case name == rotate.LockName(stack) && m.Action == "remove":
-				held = false
-			case name == rotate.LockName(stack):
-				// a refresh
-			case !held:
-				t.Errorf("%s %s %s while nobody held the lock:\n%s", m.Type, m.Action, name, strings.Join(log, "\n"))
-			}
+	for _, m := range recorded {
+		name := m.Actor.Attributes["name"]
+		if !strings.Contains(name, stack) || m.Actor.Attributes["updatestate.new"] != "" {
+			continue // another stack's, or swarm reporting a rollout's progress
 		}
+		log = append(log, fmt.Sprintf("%s %s %s", m.Type, m.Action, name))
+		switch {
+		case name == rotate.LockName(stack) && m.Action == "create":
+			if held {
+				t.Errorf("the lock was created while held:\n%s", strings.Join(log, "\n"))
+			}
+			held = true
+			locks++
+		case name == rotate.LockName(stack) && m.Action == "remove":
+			held = false
+		case name == rotate.LockName(stack):
+			// a refresh
+		case !held:
+			t.Errorf("%s %s %s while nobody held the lock:\n%s", m.Type, m.Action, name, strings.Join(log, "\n"))
+		}
+	}
+	if locks != wantLocks {
+		t.Errorf("the lock was taken %d times, want %d (one per deploy that wrote)\n%s", locks, wantLocks, strings.Join(log, "\n"))
 	}
 }
