@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/docker/cli/cli/compose/convert"
-	dockerloader "github.com/docker/cli/cli/compose/loader"
-	composetypes "github.com/docker/cli/cli/compose/types"
+
+	"github.com/docker/docker/api"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -24,52 +24,19 @@ type Specs struct {
 	ExternalNetworks []string
 	// Services by full name (<stack>_<service>).
 	Services map[string]swarm.ServiceSpec
-	// Warnings are what docker stack deploy would print about ignored options.
-	Warnings []string
 }
 
-// IDs resolves a secret or config name to its ID. A version that does not
-// exist yet may resolve to a placeholder that the caller replaces later.
-type IDs func(kind Kind, name string) (id string, ok bool)
+// PendingID stands, in a converted spec, for the ID of a secret or config
+// by name: converting reads no engine, so the plan puts in the real IDs
+// (or, for versions it creates, apply does).
+const PendingID = "stackctl-new:"
 
-// Convert turns the project, as rendered, into engine specs with docker's
-// own loader and converter, so that every field maps the way docker stack
-// deploy maps it, and what docker rejects is rejected the same way.
-func (p *Project) Convert(ctx context.Context, apiVersion string, ids IDs) (*Specs, error) {
-	rendered, err := p.Render()
-	if err != nil {
-		return nil, err
-	}
-	dict, err := dockerloader.ParseYAML(rendered)
-	if err != nil {
-		return nil, fmt.Errorf("convert: %w", err)
-	}
-	cfg, err := dockerloader.Load(composetypes.ConfigDetails{
-		WorkingDir:  p.WorkingDir,
-		ConfigFiles: []composetypes.ConfigFile{{Filename: strings.Join(p.Files, ", "), Config: dict}},
-		Environment: map[string]string{},
-	}, func(o *dockerloader.Options) { o.SkipInterpolation = true })
-	if err != nil {
-		var fpe *dockerloader.ForbiddenPropertiesError
-		if errors.As(err, &fpe) {
-			return nil, fmt.Errorf("%s: compose file contains options docker stack deploy does not support: %s", strings.Join(p.Files, ", "), describeProperties(fpe.Properties))
-		}
-		return nil, fmt.Errorf("%s: docker stack deploy would reject this file: %w", strings.Join(p.Files, ", "), err)
-	}
+// Convert turns the project into engine specs with docker's own
+// converter, so that every field maps the way docker stack deploy maps it.
+// It is pure: secret and config IDs are PendingID+name.
+func (p *Project) Convert(ctx context.Context) (*Specs, error) {
+	cfg := p.Config
 	specs := &Specs{}
-	if u := dockerloader.GetUnsupportedProperties(dict); len(u) > 0 {
-		specs.Warnings = append(specs.Warnings, "ignoring options swarm does not support: "+strings.Join(u, ", "))
-	}
-	if d := dockerloader.GetDeprecatedProperties(dict); len(d) > 0 {
-		specs.Warnings = append(specs.Warnings, "ignoring deprecated options: "+describeProperties(d))
-	}
-	for _, svc := range cfg.Services {
-		if svc.Image == "" {
-			return nil, fmt.Errorf("%s: services.%s: no image: set image: (swarm cannot build images)", strings.Join(p.Files, ", "), svc.Name)
-		}
-		// Load has checked the image references.
-	}
-
 	ns := convert.NewNamespace(p.Stack)
 	serviceNetworks := map[string]struct{}{}
 	for _, svc := range cfg.Services {
@@ -89,9 +56,9 @@ func (p *Project) Convert(ctx context.Context, apiVersion string, ids IDs) (*Spe
 	}
 	sort.Strings(specs.ExternalNetworks)
 
-	byShort, err := convert.Services(ctx, ns, cfg, lookupClient{ids: ids, version: apiVersion})
+	byShort, err := convert.Services(ctx, ns, cfg, pendingClient{})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.Join(p.Files, ", "), err)
+		return nil, fmt.Errorf("%s: %w", p.where(), explainConvert(err))
 	}
 	specs.Services = make(map[string]swarm.ServiceSpec, len(byShort))
 	for short, spec := range byShort {
@@ -100,56 +67,40 @@ func (p *Project) Convert(ctx context.Context, apiVersion string, ids IDs) (*Spe
 	return specs, nil
 }
 
-func describeProperties(props map[string]string) string {
-	var out []string
-	for _, k := range SortedKeys(props) {
-		out = append(out, k+" ("+props[k]+")")
+// explainConvert says what to do about what docker's converter rejects.
+func explainConvert(err error) error {
+	msg := err.Error()
+	if m := undefinedRef.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("services.%s: refers to undefined %s %s: define %s under the top-level %ss:, or fix the reference", m[1], m[2], m[3], m[3], m[2])
 	}
-	return strings.Join(out, "; ")
+	return errors.New(oneLine(msg))
 }
 
-// lookupClient answers the few calls docker's converter makes, from IDs
-// known in advance, so that converting needs no engine.
-type lookupClient struct {
+// docker's converter: `service web: undefined secret "api_token"`
+var undefinedRef = regexp.MustCompile(`^service ([^:]*): undefined (secret|config|network) "([^"]*)"$`)
+
+// pendingClient answers the calls docker's converter makes for secret
+// and config IDs with PendingID+name, so that converting needs no engine.
+type pendingClient struct {
 	client.APIClient // nil: any other call panics, which a test would catch
-	ids              IDs
-	version          string
 }
 
-func (c lookupClient) ClientVersion() string { return c.version }
+// ClientVersion is the newest API docker's converter knows; it gates
+// nothing that API 1.41 lacks (only < 1.29).
+func (pendingClient) ClientVersion() string { return api.DefaultVersion }
 
-func (c lookupClient) SecretList(_ context.Context, opts swarm.SecretListOptions) ([]swarm.Secret, error) {
+func (pendingClient) SecretList(_ context.Context, opts swarm.SecretListOptions) ([]swarm.Secret, error) {
 	var out []swarm.Secret
-	var missing []string
 	for _, name := range opts.Filters.Get("name") {
-		id, ok := c.ids(Secret, name)
-		if !ok {
-			missing = append(missing, name)
-			continue
-		}
-		out = append(out, swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}})
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, fmt.Errorf("external secret not found: %s: create it with docker secret create, or define it in the compose file", strings.Join(missing, ", "))
+		out = append(out, swarm.Secret{ID: PendingID + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}})
 	}
 	return out, nil
 }
 
-func (c lookupClient) ConfigList(_ context.Context, opts swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (pendingClient) ConfigList(_ context.Context, opts swarm.ConfigListOptions) ([]swarm.Config, error) {
 	var out []swarm.Config
-	var missing []string
 	for _, name := range opts.Filters.Get("name") {
-		id, ok := c.ids(Config, name)
-		if !ok {
-			missing = append(missing, name)
-			continue
-		}
-		out = append(out, swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}})
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, fmt.Errorf("external config not found: %s: create it with docker config create, or define it in the compose file", strings.Join(missing, ", "))
+		out = append(out, swarm.Config{ID: PendingID + name, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}})
 	}
 	return out, nil
 }

@@ -5,97 +5,237 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	dockerloader "github.com/docker/cli/cli/compose/loader"
+	"github.com/docker/cli/cli/compose/template"
 )
 
-// Errors from compose-go name the key but often not what to do, and some
-// span several lines. explain rewrites the shapes a user meets into one
-// line that names the key and says how to fix it; others pass through,
-// flattened to one line.
+// docker's loader says what is wrong and where, in docker's words, but not
+// always what to do, and some of its messages span lines. explainDocker
+// keeps docker's reason, names the file, and adds the fix for the shapes a
+// user meets; a message it does not know passes through on one line.
 
 var (
-	// mapstructure: "decoding failed due to the following error(s):\n\n'services[web].x' msg"
-	decodeErr = regexp.MustCompile(`(?s)^decoding failed due to the following error\(s\):\s*'([^']*)' (.*)$`)
-	// jsonschema: "validating F: services.web.imagee false schema"
-	falseSchema = regexp.MustCompile(`^validating [^:]*: (\S+) false schema$`)
-	// jsonschema: "validating F: services.web additional properties 'x' not allowed"
-	additional = regexp.MustCompile(`^validating [^:]*: *(\S*) ?additional propert(?:y|ies) '([^']*)' not allowed$`)
-	// compose-go: "invalid interpolation format for X.\nYou may need to escape any $ with another $.\n${A"
-	badInterpolation = regexp.MustCompile(`(?s)^invalid interpolation format for ([^\n]*?)\.?\n.*\n(.*)$`)
-	// compose-go: `service "web" refers to undefined secret nope: invalid compose project`
-	undefinedRef = regexp.MustCompile(`^service "([^"]*)" refers to undefined (secret|config|network|volume) (\S+): invalid compose project$`)
-	// compose-go: "invalid hostPort: abc"
-	hostPort = regexp.MustCompile(`^invalid (hostPort|containerPort): (\S+)$`)
-	// compose-go: "error while interpolating services.web.x: failed to cast to expected type: ..."
+	// schema: "services.web Additional property imagee is not allowed"
+	additional = regexp.MustCompile(`^(\S+) Additional property (\S+) is not allowed$`)
+	// schema: "services.web.environment must be a mapping"
+	wantType = regexp.MustCompile(`^(\S+) must be a (.+)$`)
+	// interpolation: `invalid interpolation format for X: "${A"; you may need to escape any $ with another $`
+	badInterpolation = regexp.MustCompile(`^invalid interpolation format for (\S+): "(.*)"; you may need to escape any \$ with another \$$`)
+	// interpolation: "error while interpolating X: failed to cast to expected type: ..."
 	castErr = regexp.MustCompile(`^error while interpolating (\S+): failed to cast to expected type: (.*)$`)
-	// compose-go: `service "web" has neither an image nor a build context specified: invalid compose project`
-	noImage = regexp.MustCompile(`^service "([^"]*)" has neither an image nor a build context specified: invalid compose project$`)
-	// compose-go: "secrets.x: one of file|environment must be set"
-	noValue = regexp.MustCompile(`^((?:secrets|configs)\.\S+): one of (\S+) must be set$`)
-	// jsonschema: "validating F: services.web.secrets must be a array"
-	wantType = regexp.MustCompile(`^(validating [^:]*: \S+ must be) an? (array|mapping)$`)
+	// mapstructure: "decoding failed due to the following error(s):\n\n'Deploy.Resources.Limits.memory' msg"
+	decodeErr = regexp.MustCompile(`(?s)error\(s\)(?: decoding)?:\s*(?:\* )?(?:error decoding )?'([^']*)'[: ]\s*(.*)$`)
+	// schema: "services.web.deploy.update_config.order services.web.deploy.update_config.order must be one of the following: ..."
+	enum = regexp.MustCompile(`^(\S+) (?:\S+ )?must be one of the following: (.*)$`)
+	// schema: "services.web.healthcheck.interval Does not match format 'duration'"
+	format = regexp.MustCompile(`^(\S+) Does not match format '(\w+)'$`)
+	// yaml.v3: "yaml: line 6: found character that cannot start any token"
+	yamlLine = regexp.MustCompile(`line (\d+)`)
 )
 
-// explain rewrites a compose-go load error; see above.
-func explain(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, ": yaml: ") {
-		return fmt.Errorf("%s: fix the YAML syntax there (indent with spaces, not tabs; close every bracket and quote; no key twice)", oneLine(msg))
+// explainDocker names the file whose content docker's loader rejected and
+// says what to do.
+func explainDocker(files []rawFile, workDir string, env map[string]string, err error) error {
+	file := blame(files, err, func(f rawFile) error {
+		_, _, ferr := loadWithDocker([]rawFile{f}, workDir, env)
+		return ferr
+	})
+	var fpe *dockerloader.ForbiddenPropertiesError
+	if errors.As(err, &fpe) {
+		return fmt.Errorf("%s: compose file contains options docker stack deploy does not support: %s", file, describeProperties(fpe.Properties))
 	}
-	if m := hostPort.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("ports: invalid %s %s: write ports like \"8080:80\" or {target: 80, published: 8080}, with port numbers from 1 to 65535", m[1], m[2])
+	return fmt.Errorf("%s: %s", file, explain(err.Error(), files))
+}
+
+// blame names the one file that fails alone with the same error, or all
+// of them: the loader checks each file before it merges.
+func blame(files []rawFile, err error, alone func(rawFile) error) string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.name
 	}
-	if m := decodeErr.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s: %s", dotted(m[1]), valueHint(m[2]))
+	if len(files) > 1 {
+		for _, f := range files {
+			if ferr := alone(f); ferr != nil && ferr.Error() == err.Error() {
+				return f.name
+			}
+		}
 	}
-	if m := falseSchema.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s: unknown key: check its spelling against the compose specification, or remove it", m[1])
+	return strings.Join(names, ", ")
+}
+
+// formatHints say how to write a value of each of docker's schema formats.
+var formatHints = map[string]string{
+	"duration":          "write a duration like 10s, 1m30s or 2h",
+	"ports":             `write ports like "8080:80" or {target: 80, published: 8080}, with port numbers from 1 to 65535`,
+	"expose":            `write a port like "80" or "8000-8010"`,
+	"subnet_ip_address": "write a subnet like 10.0.0.0/24",
+}
+
+func explain(msg string, files []rawFile) string {
+	msg = strings.TrimSpace(msg)
+	if m := enum.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s must be one of %s", m[1], m[2])
+	}
+	if m := format.FindStringSubmatch(msg); m != nil {
+		what := strings.TrimSuffix(strings.ReplaceAll(m[2], "_", " "), "s")
+		if hint, ok := formatHints[m[2]]; ok {
+			return fmt.Sprintf("%s: not a valid %s: %s", m[1], what, hint)
+		}
+		return fmt.Sprintf("%s: not a valid %s", m[1], what)
 	}
 	if m := additional.FindStringSubmatch(msg); m != nil {
 		key := m[2]
-		if m[1] != "" {
+		if m[1] != "(root)" {
 			key = m[1] + "." + key
 		}
-		return fmt.Errorf("%s: unknown key: check its spelling against the compose specification, or remove it", key)
+		return key + ": unknown key: docker stack deploy rejects it too: check its spelling against the compose file reference (version 3), or remove it"
 	}
 	if m := badInterpolation.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s: invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", m[1], strings.TrimSpace(m[2]))
-	}
-	if m := undefinedRef.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("services.%s: refers to undefined %s %s: define %s under the top-level %ss:, or fix the reference", m[1], m[2], m[3], m[3], m[2])
-	}
-	if m := noImage.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("services.%s: no image: set image: (swarm cannot build images)", m[1])
-	}
-	if m := noValue.FindStringSubmatch(msg); m != nil {
-		keys := strings.Split(m[2], "|")
-		for i := range keys {
-			keys[i] += ":"
+		if strings.HasPrefix(m[2], "required variable ") {
+			return fmt.Sprintf("%s: %s: set the variable in the environment, .env or an --env-file", m[1], m[2])
 		}
-		return fmt.Errorf("%s: no value: set %s, or mark it external: true", m[1], strings.Join(keys, " or "))
-	}
-	if m := wantType.FindStringSubmatch(msg); m != nil {
-		like := map[string]string{"array": "list, like [a, b]", "mapping": "mapping, like {KEY: value}"}
-		return fmt.Errorf("%s a %s", m[1], like[m[2]])
+		return fmt.Sprintf("%s: invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", m[1], m[2])
 	}
 	if m := castErr.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s: %s", m[1], valueHint(m[2]))
+		return fmt.Sprintf("%s: %s", m[1], valueHint(m[2]))
 	}
-	if strings.Contains(msg, "\n") {
-		return errors.New(oneLine(msg))
+	if m := decodeErr.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s: %s", servicePath(files, m[1]), valueHint(oneLine(m[2])))
+	}
+	if m := wantType.FindStringSubmatch(msg); m != nil {
+		if strings.HasSuffix(m[1], ".mode") && (m[2] == "number" || m[2] == "integer") {
+			return fmt.Sprintf("%s must be a number: write a file mode like 0440", m[1])
+		}
+		like := map[string]string{
+			"mapping":          "mapping, like {KEY: value}",
+			"list":             "list, like [a, b]",
+			"integer":          "whole number: write one like 3",
+			"number":           "number: write one like 0.5",
+			"string":           "string: quote it",
+			"boolean":          "boolean: write true or false",
+			"string or number": "string or number",
+		}
+		if l, ok := like[m[2]]; ok {
+			return fmt.Sprintf("%s must be a %s", m[1], l)
+		}
+	}
+	if strings.HasPrefix(msg, "yaml: ") {
+		return explainYAML(errors.New(msg)).Error()
+	}
+	return oneLine(msg)
+}
+
+// servicePath turns the path of a value docker's loader could not decode
+// inside a service (Go field names, like Deploy.Resources.Limits.memory)
+// into the compose key, services.NAME.deploy.resources.limits.memory,
+// naming the service whose file has that key (the loader does not say).
+func servicePath(files []rawFile, goPath string) string {
+	var keys []string
+	for _, part := range strings.Split(goPath, ".") {
+		keys = append(keys, snake(part))
+	}
+	for _, f := range files {
+		services, _ := f.dict["services"].(map[string]any)
+		for _, name := range SortedKeys(services) {
+			if hasPath(services[name], keys) {
+				return "services." + name + "." + strings.Join(keys, ".")
+			}
+		}
+	}
+	return strings.Join(keys, ".")
+}
+
+// snake turns a Go field name into its compose key: UpdateConfig -> update_config.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 && !(s[i-1] >= 'A' && s[i-1] <= 'Z') {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func hasPath(v any, keys []string) bool {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = m[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// explainYAML says how to fix a YAML syntax error.
+func explainYAML(err error) error {
+	msg := oneLine(err.Error())
+	if strings.Contains(msg, "top-level object must be a mapping") {
+		return errors.New("the file must be a mapping of keys like services:, not a list or a value")
+	}
+	return fmt.Errorf("%s: fix the YAML syntax there (indent with spaces, not tabs; close every bracket and quote; no key twice)", msg)
+}
+
+// explainInterpolation explains an error of stackctl's own interpolation
+// of the keys docker's loader does not read.
+func explainInterpolation(err error) error {
+	var ite *template.InvalidTemplateError
+	if errors.As(err, &ite) {
+		if strings.HasPrefix(ite.Template, "required variable ") {
+			return fmt.Errorf("%s: set the variable in the environment, .env or an --env-file", ite.Template)
+		}
+		return fmt.Errorf("invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", ite.Template)
 	}
 	return err
 }
 
-// dotted turns mapstructure's services[web].deploy into services.web.deploy.
-func dotted(path string) string {
-	return strings.NewReplacer("[", ".", "]", "").Replace(path)
+// envFileError reports an env file that cannot be read. compose-go's
+// parser quotes the line it failed on, which may hold a value: only the
+// file, the line number and the kind of mistake are kept.
+func envFileError(opts Options, workDir string, err error) error {
+	files := envFilesNamed(opts, workDir)
+	msg := err.Error()
+	if strings.Contains(msg, "couldn't find env file") || strings.Contains(msg, "no such file") {
+		return fmt.Errorf("read env file %s: couldn't find env file: check the --env-file path", files)
+	}
+	var parts []string
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		parts = append(parts, "line "+m[1])
+	}
+	switch {
+	case strings.Contains(msg, "key cannot contain a space"):
+		parts = append(parts, "key cannot contain a space")
+	case strings.Contains(msg, "unterminated quoted value"):
+		parts = append(parts, "unterminated quoted value: close the quote")
+	case strings.Contains(msg, "unexpected character"):
+		parts = append(parts, "unexpected character in a variable name")
+	default:
+		parts = append(parts, "syntax error")
+	}
+	return fmt.Errorf("read env file %s: %s: write each line as KEY=value", files, strings.Join(parts, ": "))
+}
+
+func describeProperties(props map[string]string) string {
+	var out []string
+	for _, k := range SortedKeys(props) {
+		out = append(out, k+" ("+props[k]+")")
+	}
+	return strings.Join(out, "; ")
 }
 
 var (
 	parseNumber   = regexp.MustCompile(`strconv\.(?:Atoi|ParseInt|ParseUint): parsing ("[^"]*"): invalid syntax`)
 	parseFloat    = regexp.MustCompile(`strconv\.ParseFloat: parsing ("[^"]*"): invalid syntax`)
-	parseDuration = regexp.MustCompile(`^time: (?:invalid duration|unknown unit|missing unit)`)
-	parseSize     = regexp.MustCompile(`^invalid size: '([^']*)'`)
+	parseDuration = regexp.MustCompile(`time: (?:invalid duration|unknown unit|missing unit)`)
+	parseSize     = regexp.MustCompile(`invalid size: '([^']*)'`)
 )
 
 // valueHint says what a malformed value should look like.
@@ -106,7 +246,7 @@ func valueHint(msg string) string {
 	case parseFloat.MatchString(msg):
 		return parseFloat.FindStringSubmatch(msg)[1] + " is not a number: write one like 0.5"
 	case parseDuration.MatchString(msg):
-		return strings.TrimPrefix(msg, "time: ") + ": write a duration like 10s, 1m30s or 2h"
+		return msg[parseDuration.FindStringIndex(msg)[0]:] + ": write a duration like 10s, 1m30s or 2h"
 	case parseSize.MatchString(msg):
 		return fmt.Sprintf("invalid size %q: write a size like 512M or 2G", parseSize.FindStringSubmatch(msg)[1])
 	}

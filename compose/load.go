@@ -1,5 +1,7 @@
-// Package compose loads compose files the way a `docker stack deploy` user
-// expects, names stack objects as docker does, and rewrites secret and
+// Package compose loads compose files exactly as `docker stack deploy`
+// does — with docker's own loader, so interpolation, merging, validation
+// and defaults are docker's — plus a documented superset (.env, profiles,
+// secrets from environment: or content:, x-sops), and rewrites secret and
 // config references to content-addressed versions.
 package compose
 
@@ -10,13 +12,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
+	dockerloader "github.com/docker/cli/cli/compose/loader"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/sirupsen/logrus"
 )
 
 // ValidateStackName checks a stack name given on the command line.
@@ -34,6 +40,8 @@ type Options struct {
 	Files []string
 	// EnvFiles feed interpolation; empty means WorkDir's .env if present.
 	EnvFiles []string
+	// Profiles are the active compose profiles, added to COMPOSE_PROFILES.
+	Profiles []string
 	// Stack overrides the project name; empty means the compose project name.
 	Stack string
 	// Stdin is read when a file is "-".
@@ -46,68 +54,155 @@ type Options struct {
 
 // Project is a loaded, validated compose project and the stack it deploys as.
 type Project struct {
-	*types.Project
+	// Config is the stack as docker's loader reads it: merged, interpolated,
+	// with docker's defaults. Services are in docker's order (by name).
+	Config *composetypes.Config
 	// Stack is the stack namespace (docker's com.docker.stack.namespace).
 	Stack string
 	// Files are the compose files that were merged, as given ("-" for stdin).
 	Files []string
+	// WorkingDir is where relative paths resolve: the first file's folder.
+	WorkingDir string
+	// Environment is what interpolation read: the process environment,
+	// then .env or --env-file for variables it does not set.
+	Environment map[string]string
+	// Warnings are what the files ask for that swarm cannot do, and what
+	// stackctl read beyond docker (.env); each names the key, once.
+	Warnings []string
+
+	// raw are the files as parsed, without the superset keys.
+	raw []rawFile
+	// extras are the superset keys of each secret and config, taken out
+	// before docker's loader sees them: kind -> key -> extra.
+	extras map[Kind]map[string]objectExtra
 }
 
-// Load reads, merges, interpolates and validates compose files.
-func Load(ctx context.Context, opts Options) (*Project, error) {
+// where names the compose files in messages.
+func (p *Project) where() string { return strings.Join(p.Files, ", ") }
+
+// Load reads, merges, interpolates and validates compose files with
+// docker's loader, after taking out what stackctl adds to docker's format.
+func Load(_ context.Context, opts Options) (*Project, error) {
 	files, err := configPaths(opts)
 	if err != nil {
 		return nil, err
 	}
-	details, err := readConfigDetails(opts, files)
+	raw, workDir, err := readFiles(opts, files)
 	if err != nil {
 		return nil, err
 	}
-	where := strings.Join(files, ", ")
+	env, fromFiles, err := environment(opts, workDir)
+	if err != nil {
+		return nil, err
+	}
 
+	p := &Project{Files: files, WorkingDir: workDir, Environment: env}
+	if len(fromFiles) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("interpolation read %s from %s (docker stack deploy reads only the environment)",
+			strings.Join(fromFiles, ", "), envFilesNamed(opts, workDir)))
+	}
+
+	ext, err := takeSuperset(raw, env, opts.Profiles)
+	if err != nil {
+		return nil, err
+	}
+	p.extras = ext.objects
+	p.Warnings = append(p.Warnings, ext.warnings...)
+
+	if err := p.nameStack(opts, ext.name); err != nil {
+		return nil, err
+	}
+
+	cfg, logged, err := loadWithDocker(raw, workDir, env)
+	if err != nil {
+		return nil, explainDocker(raw, workDir, env, err)
+	}
+	// docker's loader orders services by name only when it merges files.
+	sort.Slice(cfg.Services, func(i, j int) bool { return cfg.Services[i].Name < cfg.Services[j].Name })
+	p.Config = cfg
+	p.raw = raw
+	p.Warnings = append(p.Warnings, logged...)
+	p.Warnings = append(p.Warnings, ignoredProperties(raw, ext.skipped)...)
+	p.Warnings = namedOnce(p.where(), p.Warnings)
+	if len(ext.skipped) > 0 {
+		kept := cfg.Services[:0]
+		for _, svc := range cfg.Services {
+			if !slices.Contains(ext.skipped, svc.Name) {
+				kept = append(kept, svc)
+			}
+		}
+		cfg.Services = kept
+	}
+	return p, nil
+}
+
+// CheckDeployable checks, beyond what docker's loader (and so `docker
+// stack config`) checks, what `docker stack deploy`, its converter or the
+// engine would reject, and what swarm would accept but never schedule:
+// bad input found here fails before anything is written.
+func (p *Project) CheckDeployable() error {
+	where := p.where()
+	if len(p.Config.Services) == 0 {
+		return fmt.Errorf("%s: no services to deploy: a stack needs at least one service (a service in an inactive profile is not deployed: activate it with --profile)", where)
+	}
+	// As docker stack deploy does, before anything else: an image for each service.
+	for _, svc := range p.Config.Services {
+		if svc.Image == "" {
+			return fmt.Errorf("%s: services.%s: no image: set image: (swarm cannot build images)", where, svc.Name)
+		}
+		if _, err := reference.ParseAnyReference(svc.Image); err != nil {
+			return fmt.Errorf("%s: services.%s.image: invalid image reference %q: %v: write it like registry.example.com/team/app:1.2, in lowercase", where, svc.Name, svc.Image, err)
+		}
+	}
+	if err := validate(p.Config); err != nil {
+		file := blame(p.raw, err, func(f rawFile) error {
+			c, _, ferr := loadWithDocker([]rawFile{f}, p.WorkingDir, p.Environment)
+			if ferr != nil {
+				return ferr
+			}
+			return validate(c)
+		})
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+// namedOnce prefixes each warning with the files it is about, once each.
+func namedOnce(where string, warnings []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range warnings {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, where+": "+w)
+		}
+	}
+	return out
+}
+
+// nameStack picks the stack name as docker compose picks a project name:
+// the argument, COMPOSE_PROJECT_NAME, the top-level name:, the folder.
+func (p *Project) nameStack(opts Options, fromFile string) error {
 	name, explicit := opts.Stack, opts.Stack != ""
 	if !explicit {
-		if v := details.Environment["COMPOSE_PROJECT_NAME"]; v != "" {
+		if v := p.Environment["COMPOSE_PROJECT_NAME"]; v != "" {
 			name, explicit = v, true
+		} else if fromFile != "" {
+			name, explicit = fromFile, true
 		} else {
-			name = loader.NormalizeProjectName(filepath.Base(details.WorkingDir))
+			name = loader.NormalizeProjectName(filepath.Base(p.WorkingDir))
 		}
 	}
 	if explicit {
 		if err := ValidateStackName(name); err != nil {
-			return nil, err
+			return err
 		}
 	}
-
-	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName(name, explicit)
-		o.ResolvePaths = true
-		// docker stack deploy applies its own defaults at conversion time
-		// (a secret's target is its source name, not /run/secrets/<name>);
-		// compose-go's defaults would make every spec differ from docker's.
-		o.SkipDefaultValues = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", where, explain(err))
+	if name == "" {
+		return fmt.Errorf("%s: no stack name: the folder's name %q has no letter or digit: give the stack name as an argument", p.where(), filepath.Base(p.WorkingDir))
 	}
-	if len(p.Services) == 0 {
-		return nil, fmt.Errorf("load %s: no services defined: a stack needs at least one service", where)
-	}
-	for _, name := range SortedKeys(p.Services) {
-		if img := p.Services[name].Image; img != "" {
-			if _, err := reference.ParseAnyReference(img); err != nil {
-				return nil, fmt.Errorf("load %s: services.%s.image: invalid image reference %q: %v: write it like registry.example.com/team/app:1.2, in lowercase", where, name, img, err)
-			}
-		}
-	}
-	if err := validate(p, where); err != nil {
-		return nil, err
-	}
-	lookup := func(k string) (string, bool) { v, ok := details.Environment[k]; return v, ok }
-	if err := checkDroppedRefs(details.ConfigFiles, lookup); err != nil {
-		return nil, err
-	}
-	return &Project{Project: p, Stack: p.Name, Files: files}, nil
+	p.Stack = name
+	return nil
 }
 
 func configPaths(opts Options) ([]string, error) {
@@ -124,33 +219,47 @@ func configPaths(opts Options) ([]string, error) {
 	return po.ConfigPaths, nil
 }
 
-func readConfigDetails(opts Options, files []string) (types.ConfigDetails, error) {
-	var details types.ConfigDetails
+// rawFile is one compose file as docker's loader parses it.
+type rawFile struct {
+	name string
+	dict map[string]any
+}
+
+// readFiles reads and parses each file, and finds the working directory
+// as docker stack deploy does: the first file's folder (the current one
+// for stdin).
+func readFiles(opts Options, files []string) ([]rawFile, string, error) {
+	var out []rawFile
 	stdinUsed := false
+	for _, f := range files {
+		if f == "-" && stdinUsed {
+			return nil, "", errors.New("-c - given twice: stdin can be read only once")
+		}
+		stdinUsed = stdinUsed || f == "-"
+	}
 	for _, f := range files {
 		var (
 			b   []byte
 			err error
 		)
 		if f == "-" {
-			if stdinUsed {
-				return details, errors.New("-c - given twice: stdin can be read only once")
-			}
-			stdinUsed = true
 			if opts.Stdin == nil {
-				return details, errors.New("-c -: no standard input to read")
+				return nil, "", errors.New("-c -: no standard input to read")
 			}
 			b, err = io.ReadAll(opts.Stdin)
 		} else {
 			b, err = os.ReadFile(f)
 		}
 		if err != nil {
-			return details, fmt.Errorf("read compose file %s: %w", f, err)
+			return nil, "", fmt.Errorf("read compose file %s: %w", f, err)
 		}
-		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f, Content: b})
+		dict, err := dockerloader.ParseYAML(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", f, explainYAML(err))
+		}
+		out = append(out, rawFile{name: f, dict: dict})
 	}
 
-	// Like docker stack deploy, relative paths resolve against the first file's folder.
 	wd := opts.WorkDir
 	if files[0] != "-" {
 		wd = filepath.Dir(files[0])
@@ -160,25 +269,109 @@ func readConfigDetails(opts Options, files []string) (types.ConfigDetails, error
 	}
 	abs, err := filepath.Abs(wd)
 	if err != nil {
-		return details, err
+		return nil, "", err
 	}
-	details.WorkingDir = abs
+	return out, abs, nil
+}
 
+// environment is the process environment, then the env files (.env by
+// default) for what it does not set, as docker compose reads them. It
+// returns the variables that only the files set, by name.
+func environment(opts Options, workDir string) (map[string]string, []string, error) {
 	env := opts.Env
 	if env == nil {
 		env = os.Environ()
 	}
 	po, err := cli.NewProjectOptions(nil,
-		cli.WithWorkingDirectory(abs),
+		cli.WithWorkingDirectory(workDir),
 		cli.WithEnv(env),
 		cli.WithEnvFiles(opts.EnvFiles...),
 		cli.WithDotEnv,
 	)
 	if err != nil {
-		return details, fmt.Errorf("read env file %s: %w", strings.Join(opts.EnvFiles, ", "), err)
+		return nil, nil, envFileError(opts, workDir, err)
 	}
-	details.Environment = po.Environment
-	return details, nil
+	proc := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		proc[k] = true
+	}
+	var fromFiles []string
+	for k := range po.Environment {
+		if !proc[k] {
+			fromFiles = append(fromFiles, k)
+		}
+	}
+	sort.Strings(fromFiles)
+	return po.Environment, fromFiles, nil
+}
+
+func envFilesNamed(opts Options, workDir string) string {
+	if len(opts.EnvFiles) > 0 {
+		return strings.Join(opts.EnvFiles, ", ")
+	}
+	return filepath.Join(workDir, ".env")
+}
+
+// loadMu serialises docker's loader: it logs through logrus's global
+// logger, which loadWithDocker captures.
+var loadMu sync.Mutex
+
+// loadWithDocker runs docker's loader as docker stack deploy runs it. What
+// the loader logs (deprecations) is returned as warnings, not printed.
+func loadWithDocker(files []rawFile, workDir string, env map[string]string) (*composetypes.Config, []string, error) {
+	details := composetypes.ConfigDetails{WorkingDir: workDir, Environment: env}
+	for _, f := range files {
+		details.ConfigFiles = append(details.ConfigFiles, composetypes.ConfigFile{Filename: f.name, Config: copyDict(f.dict)})
+	}
+	details.Version = versionOf(files)
+
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	hook := &captureHook{}
+	std := logrus.StandardLogger()
+	oldOut, oldHooks := std.Out, std.ReplaceHooks(logrus.LevelHooks{})
+	std.SetOutput(io.Discard)
+	std.AddHook(hook)
+	defer func() {
+		std.ReplaceHooks(oldHooks)
+		std.SetOutput(oldOut)
+	}()
+	cfg, err := dockerloader.Load(details)
+	return cfg, hook.messages, err
+}
+
+// captureHook keeps what docker's loader logs.
+type captureHook struct{ messages []string }
+
+func (*captureHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (h *captureHook) Fire(e *logrus.Entry) error {
+	h.messages = append(h.messages, e.Message)
+	return nil
+}
+
+// copyDict copies the maps and lists of a parsed file, so that docker's
+// loader, which may change what it is given, never changes ours.
+func copyDict(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return copyDict(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 // SortedKeys returns a map's keys in order, so that output never depends on

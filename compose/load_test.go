@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	composetypes "github.com/docker/cli/cli/compose/types"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -99,16 +101,16 @@ func TestLoad(t *testing.T) {
 			if p.Stack != tt.stack {
 				t.Errorf("stack = %q, want %q", p.Stack, tt.stack)
 			}
-			if got := p.Services["web"].Image; got != tt.image {
+			if got := service(t, p, "web").Image; got != tt.image {
 				t.Errorf("image = %q, want %q", got, tt.image)
 			}
-			if got := p.Secrets["pw"].Name; got != tt.secretNm {
+			if got := p.swarmName("pw", p.Config.Secrets["pw"].Name); got != tt.secretNm {
 				t.Errorf("secret name = %q, want %q", got, tt.secretNm)
 			}
 			if len(p.Files) != tt.composeNm {
 				t.Errorf("files = %v, want %d", p.Files, tt.composeNm)
 			}
-			if got := p.Secrets["pw"].File; got != "" && !filepath.IsAbs(got) {
+			if got := p.Config.Secrets["pw"].File; got != "" && !filepath.IsAbs(got) {
 				t.Errorf("secret file %q is not absolute", got)
 			}
 		})
@@ -191,15 +193,27 @@ configs:
 		t.Fatal(err)
 	}
 	p.UseVersions(map[Kind]map[string]string{Secret: {"a": "s_a.1", "b": "s_b.2"}, Config: {"c": "s_c.3"}})
-	web := p.Services["web"]
+	web := service(t, p, "web")
 	targets := []string{web.Secrets[0].Target, web.Secrets[1].Target, web.Secrets[2].Target, web.Configs[0].Target}
 	if want := []string{"a", "/etc/b", "", "c"}; !reflect.DeepEqual(targets, want) {
 		t.Errorf("targets = %q, want %q", targets, want)
 	}
-	if s := p.Secrets["a"]; s.Name != "s_a.1" || !bool(s.External) || s.Environment != "" {
+	if s := p.Config.Secrets["a"]; s.Name != "s_a.1" || !s.External.External || s.File != "" {
 		t.Errorf("secret a = %+v", s)
 	}
-	if s := p.Secrets["ext"]; s.Name != "ext" {
+	if s := p.Config.Secrets["ext"]; s.Name != "ext" {
 		t.Errorf("external secret changed: %+v", s)
 	}
+}
+
+// service finds a service of the loaded stack by name.
+func service(t *testing.T, p *Project, name string) composetypes.ServiceConfig {
+	t.Helper()
+	for _, svc := range p.Config.Services {
+		if svc.Name == name {
+			return svc
+		}
+	}
+	t.Fatalf("no service %s", name)
+	return composetypes.ServiceConfig{}
 }

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/types"
+	types "github.com/docker/cli/cli/compose/types"
 )
 
 // composeSeeds are the compose files under testdata/ and examples/, with
@@ -85,27 +85,28 @@ func FuzzUseVersions(f *testing.F) {
 		}
 		names := mutateForVersions(p, spec)
 
-		beforeServices := snapshotServices(p.Services)
-		beforeSecrets := copyMap(p.Secrets)
-		beforeConfigs := copyMap(p.Configs)
+		beforeServices := snapshotServices(p.Config.Services)
+		beforeSecrets := copyMap(p.Config.Secrets)
+		beforeConfigs := copyMap(p.Config.Configs)
 
 		p.UseVersions(names)
 
-		for key, obj := range p.Secrets {
+		for key, obj := range p.Config.Secrets {
 			before, existed := beforeSecrets[key]
-			checkObject(t, "secret", key, names[Secret], types.FileObjectConfig(obj), types.FileObjectConfig(before), existed)
+			checkObject(t, "secret", key, names[Secret], types.FileObjectConfig(obj), types.FileObjectConfig(before), existed, p.swarmName(key, before.Name))
 		}
-		for key, obj := range p.Configs {
+		for key, obj := range p.Config.Configs {
 			before, existed := beforeConfigs[key]
-			checkObject(t, "config", key, names[Config], types.FileObjectConfig(obj), types.FileObjectConfig(before), existed)
+			checkObject(t, "config", key, names[Config], types.FileObjectConfig(obj), types.FileObjectConfig(before), existed, p.swarmName(key, before.Name))
 		}
-		if len(p.Secrets) != len(beforeSecrets) || len(p.Configs) != len(beforeConfigs) {
+		if len(p.Config.Secrets) != len(beforeSecrets) || len(p.Config.Configs) != len(beforeConfigs) {
 			t.Fatal("objects were added or removed")
 		}
-		if len(p.Services) != len(beforeServices) {
+		if len(p.Config.Services) != len(beforeServices) {
 			t.Fatal("services were added or removed")
 		}
-		for sname, svc := range p.Services {
+		for _, svc := range p.Config.Services {
+			sname := svc.Name
 			before, ok := beforeServices[sname]
 			if !ok {
 				t.Fatalf("new service %s", sname)
@@ -126,10 +127,10 @@ func FuzzUseVersions(f *testing.F) {
 			}
 		}
 
-		once := snapshotServices(p.Services)
-		onceSecrets, onceConfigs := copyMap(p.Secrets), copyMap(p.Configs)
+		once := snapshotServices(p.Config.Services)
+		onceSecrets, onceConfigs := copyMap(p.Config.Secrets), copyMap(p.Config.Configs)
 		p.UseVersions(names)
-		if !reflect.DeepEqual(once, snapshotServices(p.Services)) || !reflect.DeepEqual(onceSecrets, copyMap(p.Secrets)) || !reflect.DeepEqual(onceConfigs, copyMap(p.Configs)) {
+		if !reflect.DeepEqual(once, snapshotServices(p.Config.Services)) || !reflect.DeepEqual(onceSecrets, copyMap(p.Config.Secrets)) || !reflect.DeepEqual(onceConfigs, copyMap(p.Config.Configs)) {
 			t.Fatal("a second UseVersions changed the project")
 		}
 
@@ -141,8 +142,8 @@ func FuzzUseVersions(f *testing.F) {
 // keys and to undefined ones) and picks which defined keys get a version,
 // as stackctl versions every secret and config it reads a value for.
 func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
-	secretKeys, configKeys := SortedKeys(p.Secrets), SortedKeys(p.Configs)
-	svcNames := SortedKeys(p.Services)
+	secretKeys, configKeys := SortedKeys(p.Config.Secrets), SortedKeys(p.Config.Configs)
+	services := p.Config.Services
 	pick := func(keys []string, b byte) string {
 		if len(keys) == 0 || b%5 == 0 {
 			return fmt.Sprintf("undefined%d", b%3)
@@ -152,7 +153,7 @@ func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
 	targets := []string{"", "", "same", "/run/secrets/x", "/etc/app/conf", "db_password"}
 	// Each 3 bytes add one reference: service, source, target and kind.
 	for i := 0; i+2 < len(spec) && i < 3*16; i += 3 {
-		svc := p.Services[svcNames[int(spec[i])%len(svcNames)]]
+		svc := &services[int(spec[i])%len(services)]
 		target := targets[int(spec[i+2]>>1)%len(targets)]
 		if spec[i+2]&1 == 0 {
 			src := pick(secretKeys, spec[i+1])
@@ -167,7 +168,6 @@ func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
 			}
 			svc.Configs = append(svc.Configs, types.ServiceConfigObjConfig{Source: src, Target: target})
 		}
-		p.Services[svc.Name] = svc
 	}
 	// The last byte picks which keys are versioned: bit i%8 for the i-th key.
 	var mask byte
@@ -181,12 +181,12 @@ func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
 	}
 	for i, key := range secretKeys {
 		if mask&(1<<(i%8)) != 0 {
-			names[Secret][key] = version(p.Secrets[key].Name)
+			names[Secret][key] = version(p.swarmName(key, p.Config.Secrets[key].Name))
 		}
 	}
 	for i, key := range configKeys {
 		if mask&(1<<((i+3)%8)) != 0 {
-			names[Config][key] = version(p.Configs[key].Name)
+			names[Config][key] = version(p.swarmName(key, p.Config.Configs[key].Name))
 		}
 	}
 	return names
@@ -194,10 +194,10 @@ func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
 
 func snapshotServices(s types.Services) map[string]types.ServiceConfig {
 	out := make(map[string]types.ServiceConfig, len(s))
-	for name, svc := range s {
+	for _, svc := range s {
 		svc.Secrets = slices.Clone(svc.Secrets)
 		svc.Configs = slices.Clone(svc.Configs)
-		out[name] = svc
+		out[svc.Name] = svc
 	}
 	return out
 }
@@ -210,7 +210,7 @@ func copyMap[M ~map[string]V, V any](m M) map[string]V {
 	return out
 }
 
-func checkObject(t *testing.T, kind, key string, versions map[string]string, got types.FileObjectConfig, before types.FileObjectConfig, existed bool) {
+func checkObject(t *testing.T, kind, key string, versions map[string]string, got types.FileObjectConfig, before types.FileObjectConfig, existed bool, swarmName string) {
 	t.Helper()
 	if !existed {
 		t.Fatalf("%ss.%s appeared", kind, key)
@@ -222,10 +222,10 @@ func checkObject(t *testing.T, kind, key string, versions map[string]string, got
 		}
 		return
 	}
-	if m := versionName.FindStringSubmatch(got.Name); m == nil || m[1] != before.Name || got.Name != name {
-		t.Fatalf("%ss.%s: name %q, want %q (%s.<hash>)", kind, key, got.Name, name, before.Name)
+	if m := versionName.FindStringSubmatch(got.Name); m == nil || m[1] != swarmName || got.Name != name {
+		t.Fatalf("%ss.%s: name %q, want %q (%s.<hash>)", kind, key, got.Name, name, swarmName)
 	}
-	if !got.External || got.File != "" || got.Environment != "" || got.Content != "" {
+	if !got.External.External || got.File != "" || got.Driver != "" || got.TemplateDriver != "" {
 		t.Fatalf("%ss.%s: versioned object is not a bare external: %+v", kind, key, got)
 	}
 }
@@ -246,9 +246,7 @@ func checkRef(t *testing.T, svc string, versions map[string]string, got, before 
 // references to its key, mounted at the target it had or the key.
 func checkConverted(t *testing.T, p *Project, names map[Kind]map[string]string, before map[string]types.ServiceConfig) {
 	t.Helper()
-	specs, err := p.Convert(context.Background(), "1.47", func(kind Kind, name string) (string, bool) {
-		return string(kind) + "-id-" + name, true
-	})
+	specs, err := p.Convert(context.Background())
 	if err != nil {
 		return // docker rejects it (an undefined secret, a duplicate target, ...): not ours to check
 	}

@@ -1,12 +1,13 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
+	composetypes "github.com/docker/cli/cli/compose/types"
 )
 
 // Kind is what a source becomes in the swarm.
@@ -24,6 +25,10 @@ const (
 	FromFile        Origin = "file"
 	FromEnvironment Origin = "environment"
 	FromContent     Origin = "content"
+	// FromDriver: a secret-driver plugin holds the value. The secret is
+	// created as docker stack deploy creates it, under its swarm name,
+	// and never versioned.
+	FromDriver Origin = "driver"
 )
 
 // Source is one secret or config that the stack defines from a value
@@ -45,6 +50,12 @@ type Source struct {
 	SOPS *SOPSRef
 	// Labels are the compose labels of the object.
 	Labels map[string]string
+	// TemplateDriver is a config's or secret's template_driver (golang):
+	// swarm renders the value for each task.
+	TemplateDriver string
+	// Driver and DriverOpts name the secret-driver plugin, for FromDriver.
+	Driver     string
+	DriverOpts map[string]string
 }
 
 // SOPSRef selects what to take from a SOPS-encrypted file.
@@ -67,17 +78,35 @@ func (k Kind) MaxSize() int {
 }
 
 // Sources lists the secrets then configs that the stack defines from a
-// value, sorted by key, with each value's origin validated.
-func (p *Project) Sources() ([]Source, error) {
+// value, sorted by key, with each value's origin validated. Secrets and
+// configs from a driver (a secret-driver plugin holds the value) are not
+// sources. With skipNoValue (render, which checks what `docker stack
+// config` checks), an object with no value is left as it is and named in
+// the returned warnings; docker stack deploy, and stackctl deploy, reject it.
+func (p *Project) Sources(skipNoValue bool) ([]Source, []string, error) {
 	var out []Source
-	var errs []string
-	add := func(kind Kind, objs map[string]types.FileObjectConfig) {
+	var errs, warnings []string
+	add := func(kind Kind, objs map[string]composetypes.FileObjectConfig) {
 		for _, key := range SortedKeys(objs) {
 			obj := objs[key]
-			if obj.External {
+			if obj.External.External {
 				continue
 			}
-			s, err := p.source(kind, key, obj)
+			if obj.Driver != "" {
+				s := Source{Kind: kind, Key: key, Name: p.swarmName(key, obj.Name), Origin: FromDriver, Labels: obj.Labels,
+					TemplateDriver: obj.TemplateDriver, Driver: obj.Driver, DriverOpts: obj.DriverOpts}
+				if err := validateSwarmName(kind, key, s.Name, 0); err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				out = append(out, s)
+				continue
+			}
+			s, err := p.source(kind, key, obj, p.extras[kind][key])
+			if errors.Is(err, errNoValue) && skipNoValue {
+				warnings = append(warnings, fmt.Sprintf("%ss.%s: no value (file:, environment: or content:): left as it is; a deploy rejects it", kind, key))
+				continue
+			}
 			if err != nil {
 				errs = append(errs, err.Error())
 				continue
@@ -85,39 +114,50 @@ func (p *Project) Sources() ([]Source, error) {
 			out = append(out, s)
 		}
 	}
-	add(Secret, secretObjects(p.Secrets))
-	add(Config, configObjects(p.Configs))
+	add(Secret, secretObjects(p.Config.Secrets))
+	add(Config, configObjects(p.Config.Configs))
 	switch len(errs) {
 	case 0:
 	case 1:
-		return nil, fmt.Errorf("%s: %s", strings.Join(p.Files, ", "), errs[0])
+		return nil, nil, fmt.Errorf("%s: %s", p.where(), errs[0])
 	default:
-		return nil, fmt.Errorf("%s:\n  %s", strings.Join(p.Files, ", "), strings.Join(errs, "\n  "))
+		return nil, nil, fmt.Errorf("%s:\n  %s", p.where(), strings.Join(errs, "\n  "))
 	}
-	return out, nil
+	return out, warnings, nil
 }
 
-func (p *Project) source(kind Kind, key string, obj types.FileObjectConfig) (Source, error) {
-	s := Source{Kind: kind, Key: key, Name: obj.Name, Labels: obj.Labels}
+// errNoValue: a secret or config with neither file:, environment: nor content:.
+var errNoValue = errors.New("no value: set file:, environment: or content:, or mark it external: true")
+
+// swarmName is the name docker stack deploy gives a secret or config:
+// name:, or <stack>_<key>.
+func (p *Project) swarmName(key, name string) string {
+	if name != "" {
+		return name
+	}
+	return p.Stack + "_" + key
+}
+
+func (p *Project) source(kind Kind, key string, obj composetypes.FileObjectConfig, x objectExtra) (Source, error) {
+	s := Source{Kind: kind, Key: key, Name: p.swarmName(key, obj.Name), Labels: obj.Labels, TemplateDriver: obj.TemplateDriver}
 	where := fmt.Sprintf("%ss.%s", kind, key)
-	if obj.Driver != "" {
-		return s, fmt.Errorf("%s: driver %q is not supported: stackctl versions values it can read; use file:, environment: or content:", where, obj.Driver)
-	}
 	switch {
-	case obj.File != "":
-		s.Origin, s.File = FromFile, obj.File
-	case obj.Environment != "":
-		v, ok := p.Environment[obj.Environment]
+	case x.Environment != "":
+		v, ok := p.Environment[x.Environment]
 		if !ok {
-			return s, fmt.Errorf("%s: environment variable %s is not set: export it, or add it to .env or an --env-file", where, obj.Environment)
+			return s, fmt.Errorf("%s: environment variable %s is not set: export it, or add it to .env or an --env-file", where, x.Environment)
 		}
-		s.Origin, s.Variable, s.Inline = FromEnvironment, obj.Environment, []byte(v)
-	case obj.Content != "":
-		s.Origin, s.Inline = FromContent, []byte(obj.Content)
+		s.Origin, s.Variable, s.Inline = FromEnvironment, x.Environment, []byte(v)
+	case x.HasContent:
+		s.Origin, s.Inline = FromContent, []byte(x.Content)
+	case obj.File != "" && obj.File != p.WorkingDir:
+		// docker's loader makes file: absolute; an absent file: becomes
+		// the working directory itself.
+		s.Origin, s.File = FromFile, obj.File
 	default:
-		return s, fmt.Errorf("%s: no value: set file:, environment: or content:, or mark it external: true", where)
+		return s, fmt.Errorf("%s: %w", where, errNoValue)
 	}
-	ref, err := parseXSops(obj.Extensions["x-sops"])
+	ref, err := parseXSops(x.SOPS)
 	if err != nil {
 		return s, fmt.Errorf("%s.x-sops: %w", where, err)
 	}
@@ -139,12 +179,16 @@ var swarmName = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$
 // ValidateName checks that name, once versioned, is a valid swarm object
 // name: at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric.
 func ValidateName(kind Kind, key, name string) error {
+	return validateSwarmName(kind, key, name, VersionSuffixLen)
+}
+
+func validateSwarmName(kind Kind, key, name string, suffix int) error {
 	if !swarmName.MatchString(name) {
 		return fmt.Errorf("%ss.%s: name %q is not a valid swarm name: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", kind, key, name)
 	}
-	if max := 64 - VersionSuffixLen; len(name) > max {
+	if max := 64 - suffix; len(name) > max {
 		return fmt.Errorf("%ss.%s: name %q has %d characters; swarm allows 64 and the version suffix takes %d: set a name: of at most %d characters under %ss.%s",
-			kind, key, name, len(name), VersionSuffixLen, max, kind, key)
+			kind, key, name, len(name), suffix, max, kind, key)
 	}
 	return nil
 }
@@ -219,18 +263,18 @@ func validFormat(f string) bool {
 	return false
 }
 
-func secretObjects(m types.Secrets) map[string]types.FileObjectConfig {
-	out := make(map[string]types.FileObjectConfig, len(m))
+func secretObjects(m map[string]composetypes.SecretConfig) map[string]composetypes.FileObjectConfig {
+	out := make(map[string]composetypes.FileObjectConfig, len(m))
 	for k, v := range m {
-		out[k] = types.FileObjectConfig(v)
+		out[k] = composetypes.FileObjectConfig(v)
 	}
 	return out
 }
 
-func configObjects(m types.Configs) map[string]types.FileObjectConfig {
-	out := make(map[string]types.FileObjectConfig, len(m))
+func configObjects(m map[string]composetypes.ConfigObjConfig) map[string]composetypes.FileObjectConfig {
+	out := make(map[string]composetypes.FileObjectConfig, len(m))
 	for k, v := range m {
-		out[k] = types.FileObjectConfig(v)
+		out[k] = composetypes.FileObjectConfig(v)
 	}
 	return out
 }

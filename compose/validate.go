@@ -2,43 +2,57 @@ package compose
 
 import (
 	"fmt"
+	"math/big"
 	"net"
+	"path"
 	"regexp"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/template"
-	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/go-connections/nat"
-	"gopkg.in/yaml.v3"
+	composetypes "github.com/docker/cli/cli/compose/types"
 )
 
-// validate checks what the engine, or docker's converter, would reject
-// only once something has been written, and what swarm would accept but
-// never schedule. Each message is one line: the file, the key, the problem
-// and what to do. where names the compose files.
-func validate(p *types.Project, where string) error {
+// validate checks what docker's loader accepts but the engine, or docker's
+// converter, would reject only once something has been written, and what
+// swarm would accept but never schedule. Each message is one line: the
+// key, the problem and what to do.
+func validate(cfg *composetypes.Config) error {
 	ports := map[publishedPort]string{} // the first service that publishes it
-	for _, name := range SortedKeys(p.Services) {
-		svc := p.Services[name]
-		if d := svc.Deploy; d != nil {
-			if err := validateDeploy(name, d); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
+	for _, svc := range cfg.Services {
+		name := svc.Name
+		if err := validateDeploy(name, &svc.Deploy); err != nil {
+			return err
 		}
 		if err := validatePorts(name, svc.Ports, ports); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return err
 		}
 		if err := validateTargets(name, "secrets", secretRefs(svc.Secrets)); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return err
 		}
 		if err := validateTargets(name, "configs", configRefs(svc.Configs)); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return err
+		}
+		if err := validateMounts(name, svc.Volumes); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func validateDeploy(name string, d *types.DeployConfig) error {
+// validateMounts rejects two mounts at one path, which the engine refuses
+// when it creates the service ("duplicate mount point").
+func validateMounts(name string, vols []composetypes.ServiceVolumeConfig) error {
+	seen := map[string]bool{}
+	for _, v := range vols {
+		t := path.Clean(v.Target)
+		if seen[t] {
+			return fmt.Errorf("services.%s.volumes: two mounts at %s: the engine refuses the service: mount each path once", name, t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+func validateDeploy(name string, d *composetypes.DeployConfig) error {
 	key := "services." + name + ".deploy"
 	switch d.Mode {
 	case "", "replicated", "replicated-job":
@@ -54,6 +68,16 @@ func validateDeploy(name string, d *types.DeployConfig) error {
 	default:
 		return fmt.Errorf("%s.endpoint_mode: unknown endpoint mode %q: use vip or dnsrr", key, d.EndpointMode)
 	}
+	if r := d.Resources.Limits; r != nil {
+		if err := checkCPUs(key+".resources.limits.cpus", r.NanoCPUs); err != nil {
+			return err
+		}
+	}
+	if r := d.Resources.Reservations; r != nil {
+		if err := checkCPUs(key+".resources.reservations.cpus", r.NanoCPUs); err != nil {
+			return err
+		}
+	}
 	if r := d.RestartPolicy; r != nil {
 		switch r.Condition {
 		case "", "none", "on-failure", "any":
@@ -65,6 +89,19 @@ func validateDeploy(name string, d *types.DeployConfig) error {
 		if err := checkConstraint(c); err != nil {
 			return fmt.Errorf("%s.placement.constraints.%d: %q: %w", key, i, c, err)
 		}
+	}
+	return nil
+}
+
+// checkCPUs parses a CPU count as docker's converter does (opts.ParseCPUs:
+// a rational number), which fails only after the networks were created.
+func checkCPUs(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	r, ok := new(big.Rat).SetString(v)
+	if !ok || r.Sign() < 0 {
+		return fmt.Errorf("%s: %q is not a number of CPUs: write one like 0.5", key, v)
 	}
 	return nil
 }
@@ -142,37 +179,30 @@ type publishedPort struct {
 // validatePorts rejects a port that this service or an earlier one (in
 // seen) already publishes with the same protocol: the engine would reject
 // the second service after the first was written.
-func validatePorts(name string, ports []types.ServicePortConfig, seen map[publishedPort]string) error {
+func validatePorts(name string, ports []composetypes.ServicePortConfig, seen map[publishedPort]string) error {
 	mine := map[publishedPort]bool{}
 	for _, pc := range ports {
-		if pc.Published == "" {
+		if pc.Published == 0 {
 			continue // the engine picks a free port
-		}
-		first, last, err := nat.ParsePortRange(pc.Published)
-		if err != nil {
-			continue // compose-go has already checked it
 		}
 		proto := strings.ToLower(pc.Protocol)
 		if proto == "" {
 			proto = "tcp"
 		}
-		host := pc.Mode == "host"
-		for n := first; n <= last; n++ {
-			pp := publishedPort{n, proto}
-			if mine[pp] {
-				return fmt.Errorf("services.%s.ports: port %d/%s is published twice: publish it once, or use a different port", name, n, proto)
-			}
-			mine[pp] = true
-			if host {
-				// Host-mode ports of different services conflict only
-				// when their tasks share a node.
-				continue
-			}
-			if other, ok := seen[pp]; ok {
-				return fmt.Errorf("services.%s.ports: port %d/%s is already published by services.%s: publish a different port in one of them", name, n, proto, other)
-			}
-			seen[pp] = name
+		pp := publishedPort{uint64(pc.Published), proto}
+		if mine[pp] {
+			return fmt.Errorf("services.%s.ports: port %d/%s is published twice: publish it once, or use a different port", name, pp.port, proto)
 		}
+		mine[pp] = true
+		if pc.Mode == "host" {
+			// Host-mode ports of different services conflict only
+			// when their tasks share a node.
+			continue
+		}
+		if other, ok := seen[pp]; ok {
+			return fmt.Errorf("services.%s.ports: port %d/%s is already published by services.%s: publish a different port in one of them", name, pp.port, proto, other)
+		}
+		seen[pp] = name
 	}
 	return nil
 }
@@ -180,7 +210,7 @@ func validatePorts(name string, ports []types.ServicePortConfig, seen map[publis
 // fileRef is a service's secret or config reference.
 type fileRef struct{ source, target string }
 
-func secretRefs(refs []types.ServiceSecretConfig) []fileRef {
+func secretRefs(refs []composetypes.ServiceSecretConfig) []fileRef {
 	out := make([]fileRef, len(refs))
 	for i, r := range refs {
 		out[i] = fileRef{r.Source, r.Target}
@@ -188,7 +218,7 @@ func secretRefs(refs []types.ServiceSecretConfig) []fileRef {
 	return out
 }
 
-func configRefs(refs []types.ServiceConfigObjConfig) []fileRef {
+func configRefs(refs []composetypes.ServiceConfigObjConfig) []fileRef {
 	out := make([]fileRef, len(refs))
 	for i, r := range refs {
 		out[i] = fileRef{r.Source, r.Target}
@@ -219,65 +249,4 @@ func validateTargets(name, kind string, refs []fileRef) error {
 
 func targetConflict(name, kind, a, b, target string) error {
 	return fmt.Errorf("services.%s.%s: %s and %s are both mounted at %s: give each its own target", name, kind, a, b, target)
-}
-
-// checkDroppedRefs finds, in each compose file, two secret or config
-// references of one service with the same target. compose-go keeps the
-// last of them and drops the others without a word (as it does, on
-// purpose, when an override file redefines a target), so they must be
-// found in the file itself. lookup resolves interpolation.
-func checkDroppedRefs(files []types.ConfigFile, lookup template.Mapping) error {
-	for _, f := range files {
-		var doc struct {
-			Services map[string]struct {
-				Secrets []any `yaml:"secrets"`
-				Configs []any `yaml:"configs"`
-			} `yaml:"services"`
-		}
-		if yaml.Unmarshal(f.Content, &doc) != nil {
-			continue // compose-go has accepted it; nothing this check can read
-		}
-		for _, name := range SortedKeys(doc.Services) {
-			svc := doc.Services[name]
-			for _, list := range []struct {
-				kind string
-				refs []any
-				dflt string
-			}{{"secrets", svc.Secrets, "/run/secrets"}, {"configs", svc.Configs, ""}} {
-				// compose-go's key for an entry: its target, or the
-				// default folder and the source.
-				byKey := map[string]string{}
-				for _, e := range list.refs {
-					source, target := rawRef(e, lookup)
-					key := target
-					if key == "" {
-						key = list.dflt + "/" + source
-					}
-					if prev, ok := byKey[key]; ok && prev != source {
-						return fmt.Errorf("%s: %w", f.Filename, targetConflict(name, list.kind, prev, source, key))
-					}
-					byKey[key] = source
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// rawRef reads a reference as written: "name" or {source: name, target: path}.
-func rawRef(e any, lookup template.Mapping) (source, target string) {
-	subst := func(v any) string {
-		s, _ := v.(string)
-		if out, err := template.Substitute(s, lookup); err == nil {
-			return out
-		}
-		return s
-	}
-	switch v := e.(type) {
-	case string:
-		return subst(v), ""
-	case map[string]any:
-		return subst(v["source"]), subst(v["target"])
-	}
-	return "", ""
 }

@@ -75,7 +75,7 @@ var validateCases = []struct {
 	{"same secret target", map[string]string{"compose.yml": validateSvc + "    secrets: [{source: a, target: creds}, {source: b, target: creds}]\nsecrets:\n  a: {file: ./a}\n  b: {file: ./a}\n"}, nil,
 		[]string{"compose.yml: services.web.secrets", "a and b are both mounted at creds", "give each its own target"}},
 	{"same secret target, default and explicit", map[string]string{"compose.yml": validateSvc + "    secrets: [a, {source: b, target: /run/secrets/a}]\nsecrets:\n  a: {file: ./a}\n  b: {file: ./a}\n"}, nil,
-		[]string{"services.web.secrets", "a and b are both mounted at /run/secrets/a"}},
+		[]string{"services.web.secrets", "a and b are both mounted at a"}},
 	{"same secret target as a source name", map[string]string{"compose.yml": validateSvc + "    secrets: [a, {source: b, target: a}]\nsecrets:\n  a: {file: ./a}\n  b: {file: ./a}\n"}, nil,
 		[]string{"services.web.secrets", "a and b are both mounted at a"}},
 	{"same config target", map[string]string{"compose.yml": validateSvc + "    configs: [{source: c, target: /etc/app.conf}, {source: d, target: /etc/app.conf}]\nconfigs:\n  c: {file: ./a}\n  d: {file: ./a}\n"}, nil,
@@ -85,7 +85,9 @@ var validateCases = []struct {
 	{"same secret twice", map[string]string{"compose.yml": validateSvc + "    secrets: [a, a]\nsecrets:\n  a: {file: ./a}\n"}, nil, nil},
 	{"override replaces a target", map[string]string{
 		"compose.yml":  validateSvc + "    secrets: [{source: a, target: creds}]\nsecrets:\n  a: {file: ./a}\n  b: {file: ./a}\n",
-		"override.yml": "services:\n  web:\n    secrets: [{source: b, target: creds}]\n"}, nil, nil},
+		"override.yml": "services:\n  web:\n    secrets: [{source: b, target: creds}]\n"}, nil,
+		// docker merges service secrets by source: a and b both stay.
+		[]string{"services.web.secrets", "a and b are both mounted at creds"}},
 	{"conflict in the override file", map[string]string{
 		"compose.yml":  validateSvc,
 		"override.yml": "services:\n  web:\n    secrets: [{source: a, target: creds}, {source: b, target: creds}]\nsecrets:\n  a: {file: ./a}\n  b: {file: ./a}\n"}, nil,
@@ -103,7 +105,10 @@ func TestValidate(t *testing.T) {
 			if _, ok := tt.files["override.yml"]; ok {
 				files = append(files, filepath.Join(dir, "override.yml"))
 			}
-			_, err := Load(context.Background(), Options{Files: files, Env: append([]string{}, tt.env...)})
+			p, err := Load(context.Background(), Options{Files: files, Env: append([]string{}, tt.env...)})
+			if err == nil {
+				err = p.CheckDeployable()
+			}
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("valid files rejected: %v", err)

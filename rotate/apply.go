@@ -108,19 +108,29 @@ func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (s
 		labels[k] = val
 	}
 	labels[LabelNamespace] = stack
-	labels[LabelName] = v.Source.Name
-	labels[LabelHash] = v.Hash
+	if v.Source.Origin != compose.FromDriver {
+		labels[LabelName] = v.Source.Name
+		labels[LabelHash] = v.Hash
+	}
 	ann := swarm.Annotations{Name: v.Name, Labels: labels}
+	var templating *swarm.Driver
+	if d := v.Source.TemplateDriver; d != "" {
+		templating = &swarm.Driver{Name: d} // as docker's convert.Secrets and convert.Configs set it
+	}
+	var driver *swarm.Driver
+	if v.Source.Driver != "" {
+		driver = &swarm.Driver{Name: v.Source.Driver, Options: v.Source.DriverOpts} // as docker's convert.Secrets sets it
+	}
 	var err error
 	if v.Source.Kind == compose.Secret {
 		var resp swarm.SecretCreateResponse
-		resp, err = eng.SecretCreate(ctx, swarm.SecretSpec{Annotations: ann, Data: v.Data})
+		resp, err = eng.SecretCreate(ctx, swarm.SecretSpec{Annotations: ann, Data: v.Data, Driver: driver, Templating: templating})
 		if err == nil {
 			return resp.ID, nil
 		}
 	} else {
 		var resp swarm.ConfigCreateResponse
-		resp, err = eng.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: ann, Data: v.Data})
+		resp, err = eng.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: ann, Data: v.Data, Templating: templating})
 		if err == nil {
 			return resp.ID, nil
 		}

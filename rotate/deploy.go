@@ -2,8 +2,12 @@ package rotate
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/docker/docker/api/types/filters"
 )
 
 // DeployOptions control a deploy after the plan is made.
@@ -85,7 +89,43 @@ func MakePlanFor(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, 
 	if err != nil {
 		return nil, err
 	}
-	return MakePlan(ctx, d, state, eng.ClientVersion(), keep)
+	if err := checkDrivers(ctx, eng, d, state); err != nil {
+		return nil, err
+	}
+	return MakePlan(d, state, keep)
+}
+
+// checkDrivers fails, before any write, when a secret the plan would
+// create names a secret-driver plugin the engine does not have enabled:
+// the engine would refuse the secret after the networks were made.
+func checkDrivers(ctx context.Context, eng Engine, d *Desired, s *State) error {
+	var missing []Version
+	for _, v := range d.Versions {
+		if v.Source.Driver == "" {
+			continue
+		}
+		if _, ok := s.versionID(v.Source.Kind, v.Name); !ok {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	plugins, err := eng.PluginList(ctx, filters.NewArgs(filters.Arg("capability", "secretprovider"), filters.Arg("enabled", "true")))
+	if err != nil {
+		return fmt.Errorf("list secret-driver plugins: %w", err)
+	}
+	have := map[string]bool{}
+	for _, p := range plugins {
+		have[p.Name] = true
+		have[strings.TrimSuffix(p.Name, ":latest")] = true
+	}
+	for _, v := range missing {
+		if !have[v.Source.Driver] {
+			return fmt.Errorf("%s: %ss.%s: driver %q: the engine has no enabled secret-driver plugin of that name: install and enable it (docker plugin install), or give the secret a file:", strings.Join(d.Project.Files, ", "), v.Source.Kind, v.Source.Key, v.Source.Driver)
+		}
+	}
+	return nil
 }
 
 // writes reports whether carrying out p changes anything in the engine.

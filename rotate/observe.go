@@ -18,6 +18,10 @@ type State struct {
 	Stack string
 	// Networks by name: the stack's own and every other (for external ones).
 	Networks map[string]network.Summary
+	// SwarmIDs are the swarm's IDs of the predefined networks (host,
+	// bridge) that the stack's services are attached to: swarm gives them
+	// IDs of its own, which the network list does not show.
+	SwarmIDs map[string]string
 	// Secrets and Configs: every one in the swarm, by name (external
 	// references may name any of them).
 	Secrets map[string]swarm.Secret
@@ -96,7 +100,37 @@ func Observe(ctx context.Context, eng Engine, stack string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
+	if err := s.findSwarmIDs(ctx, eng); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// findSwarmIDs inspects the networks the stack's services are attached to
+// that the network list does not have: swarm's own objects for host and
+// bridge.
+func (s *State) findSwarmIDs(ctx context.Context, eng Engine) error {
+	s.SwarmIDs = map[string]string{}
+	known := map[string]bool{}
+	for _, n := range s.Networks {
+		known[n.ID] = true
+	}
+	for _, svc := range s.StackServices() {
+		for _, att := range svc.Spec.TaskTemplate.Networks {
+			if known[att.Target] {
+				continue
+			}
+			known[att.Target] = true
+			n, err := eng.NetworkInspect(ctx, att.Target, network.InspectOptions{Scope: "swarm"})
+			if err != nil {
+				continue // gone since; the plan re-attaches by name
+			}
+			if n.Scope == "swarm" {
+				s.SwarmIDs[n.Name] = n.ID
+			}
+		}
+	}
+	return nil
 }
 
 // StackServices are the services labelled with the stack's namespace.

@@ -1,7 +1,6 @@
 package rotate
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -87,11 +86,11 @@ func (p *Plan) Changes() bool {
 }
 
 // placeholder stands for the ID of a version that does not exist yet.
-const placeholder = "stackctl-new:"
+const placeholder = compose.PendingID
 
 // MakePlan compares the desired stack with the engine's state. It is pure:
 // it reads only its arguments.
-func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep int) (*Plan, error) {
+func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 	p := &Plan{Stack: d.Project.Stack, Warnings: append([]string{}, d.Warnings...)}
 
 	wanted := map[string]*Version{}
@@ -104,20 +103,10 @@ func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep
 		}
 		p.Versions = append(p.Versions, vc)
 	}
-	ids := func(kind compose.Kind, name string) (string, bool) {
-		if id, ok := s.versionID(kind, name); ok {
-			return id, true
-		}
-		if v, ok := wanted[name]; ok && v.Source.Kind == kind {
-			return placeholder + name, true
-		}
-		return "", false
-	}
-	specs, err := d.Project.Convert(ctx, apiVersion, ids)
+	specs, err := resolveIDs(d, s, wanted)
 	if err != nil {
 		return nil, err
 	}
-	p.Warnings = append(p.Warnings, specs.Warnings...)
 
 	if err := checkExternalNetworks(d.Project, specs.ExternalNetworks, s); err != nil {
 		return nil, err
@@ -179,6 +168,47 @@ func MakePlan(ctx context.Context, d *Desired, s *State, apiVersion string, keep
 	return p, nil
 }
 
+// resolveIDs copies the desired specs with the IDs of the secrets and
+// configs they refer to as the engine has them; a version the plan creates
+// keeps its placeholder until apply has its ID. An external object the
+// engine lacks is an error, as docker stack deploy's.
+func resolveIDs(d *Desired, s *State, wanted map[string]*Version) (*compose.Specs, error) {
+	out := *d.Specs
+	out.Services = make(map[string]swarm.ServiceSpec, len(d.Specs.Services))
+	missing := map[compose.Kind]map[string]bool{compose.Secret: {}, compose.Config: {}}
+	resolve := func(kind compose.Kind, name string) string {
+		if id, ok := s.versionID(kind, name); ok {
+			return id
+		}
+		if v, ok := wanted[name]; !ok || v.Source.Kind != kind {
+			missing[kind][name] = true
+		}
+		return placeholder + name
+	}
+	for name, spec := range d.Specs.Services {
+		spec = deepCopy(spec)
+		if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+			for _, r := range cs.Secrets {
+				r.SecretID = resolve(compose.Secret, r.SecretName)
+			}
+			for _, r := range cs.Configs {
+				r.ConfigID = resolve(compose.Config, r.ConfigName)
+			}
+		}
+		out.Services[name] = spec
+	}
+	var errs []string
+	for _, kind := range []compose.Kind{compose.Secret, compose.Config} {
+		if names := compose.SortedKeys(missing[kind]); len(names) > 0 {
+			errs = append(errs, fmt.Sprintf("external %s not found: %s: create it with docker %s create, or define it in the compose file", kind, strings.Join(names, ", "), kind))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %s", strings.Join(d.Project.Files, ", "), strings.Join(errs, "; "))
+	}
+	return &out, nil
+}
+
 // versionID finds a secret or config by exact name.
 func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
 	if kind == compose.Secret {
@@ -192,8 +222,8 @@ func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
 func checkExternalNetworks(p *compose.Project, names []string, s *State) error {
 	where := strings.Join(p.Files, ", ")
 	keys := map[string]string{} // engine name -> key in the compose files
-	for key, n := range p.Networks {
-		if bool(n.External) {
+	for key, n := range p.Config.Networks {
+		if n.External.External {
 			name := n.Name
 			if name == "" {
 				name = key
@@ -318,8 +348,21 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 		nets = spec.Networks //nolint:staticcheck // older specs
 	}
 	for i := range nets {
-		if n, ok := s.Networks[nets[i].Target]; ok {
+		if id, ok := s.SwarmIDs[nets[i].Target]; ok {
+			nets[i].Target = id
+		} else if n, ok := s.Networks[nets[i].Target]; ok {
 			nets[i].Target = n.ID
+		}
+	}
+	if e := spec.EndpointSpec; e != nil {
+		for i := range e.Ports {
+			// The engine's defaults for a long-syntax port without them.
+			if e.Ports[i].Protocol == "" {
+				e.Ports[i].Protocol = swarm.PortConfigProtocolTCP
+			}
+			if e.Ports[i].PublishMode == "" {
+				e.Ports[i].PublishMode = swarm.PortConfigPublishModeIngress
+			}
 		}
 	}
 	return spec

@@ -52,7 +52,7 @@ func emptyState() *State {
 func applied(t *testing.T, d *Desired) *State {
 	t.Helper()
 	s := emptyState()
-	p, err := MakePlan(context.Background(), d, s, "1.41", 0)
+	p, err := MakePlan(d, s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestMakePlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := MakePlan(context.Background(), desiredFor(t, tt.files), tt.state, "1.41", 0)
+			p, err := MakePlan(desiredFor(t, tt.files), tt.state, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestMakePlan(t *testing.T) {
 	}
 
 	t.Run("the diff names the secret", func(t *testing.T) {
-		p, _ := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"}), live, "1.41", 0)
+		p, _ := MakePlan(desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"}), live, 0)
 		found := false
 		for _, d := range p.Services[1].Diff {
 			if strings.HasSuffix(d.Path, "SecretName") && d.From == oldName {
@@ -159,7 +159,7 @@ func TestMakePlanErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := MakePlan(context.Background(), desiredFor(t, map[string]string{"compose.yml": tt.compose}), s, "1.41", 0)
+			_, err := MakePlan(desiredFor(t, map[string]string{"compose.yml": tt.compose}), s, 0)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
@@ -176,7 +176,7 @@ func TestMakePlanKeepsOwnPorts(t *testing.T) {
 		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "hostmode"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 9090, PublishMode: swarm.PortConfigPublishModeHost}}}}},
 	}
 	d := desiredFor(t, map[string]string{"compose.yml": "services:\n  a:\n    image: x\n    ports: ['8080:80', '9090:80']\n"})
-	if _, err := MakePlan(context.Background(), d, s, "1.41", 0); err != nil {
+	if _, err := MakePlan(d, s, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,7 +225,7 @@ func TestApplyFaults(t *testing.T) {
 	live := applied(t, desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"}))
 
 	t.Run("update out of sequence is retried with the new version", func(t *testing.T) {
-		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		p, _ := MakePlan(d, live, 0)
 		var versions []uint64
 		f := &fakeEngine{
 			serviceUpdate: func(_ string, v swarm.Version) error {
@@ -258,7 +258,7 @@ func TestApplyFaults(t *testing.T) {
 	})
 
 	t.Run("a version another deploy created first is reused", func(t *testing.T) {
-		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		p, _ := MakePlan(d, live, 0)
 		name := p.Versions[0].Name
 		f := &fakeEngine{
 			secretCreate: func(swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
@@ -279,7 +279,7 @@ func TestApplyFaults(t *testing.T) {
 	})
 
 	t.Run("a failed update is reported with the service", func(t *testing.T) {
-		p, _ := MakePlan(context.Background(), d, live, "1.41", 0)
+		p, _ := MakePlan(d, live, 0)
 		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}
 		_, err := Apply(context.Background(), f, p, Quiet{})
 		if err == nil || !strings.Contains(err.Error(), "update service shop_web: boom") {

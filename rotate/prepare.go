@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/docker/docker/api"
-
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
@@ -16,6 +14,9 @@ import (
 type Desired struct {
 	Project  *compose.Project
 	Versions []Version
+	// Specs are the engine specs, converted once from Project; secret and
+	// config IDs in them are compose.PendingID+name until a plan fills them.
+	Specs *compose.Specs
 	// Warnings are for stderr; they never hold a value.
 	Warnings []string
 }
@@ -24,19 +25,45 @@ type Desired struct {
 // the versions and points every service reference at them. It reads
 // everything before it returns, so bad input fails before any write.
 func Prepare(ctx context.Context, opts compose.Options) (*Desired, error) {
+	return prepare(ctx, opts, true)
+}
+
+// PrepareRender is Prepare for render: it checks what `docker stack
+// config` checks, not what only a deploy needs (images, the engine's
+// rules, docker's converter), and converts nothing.
+func PrepareRender(ctx context.Context, opts compose.Options) (*Desired, error) {
+	return prepare(ctx, opts, false)
+}
+
+func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, error) {
 	p, err := compose.Load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := p.Sources()
+	if deploy {
+		if err := p.CheckDeployable(); err != nil {
+			return nil, err
+		}
+	}
+	srcs, skipped, err := p.Sources(!deploy)
 	if err != nil {
 		return nil, err
 	}
-	vals, err := sopsbridge.NewReader().ReadAll(ctx, srcs)
+	var valued []compose.Source
+	d := &Desired{Project: p, Warnings: append(append([]string{}, p.Warnings...), skipped...)}
+	for _, src := range srcs {
+		if src.Origin == compose.FromDriver {
+			// Created as docker creates it, under its swarm name: the
+			// plugin holds the value, so there is nothing to version.
+			d.Versions = append(d.Versions, Version{Value: sopsbridge.Value{Source: src}, Name: src.Name})
+			continue
+		}
+		valued = append(valued, src)
+	}
+	vals, err := sopsbridge.NewReader().ReadAll(ctx, valued)
 	if err != nil {
 		return nil, err
 	}
-	d := &Desired{Project: p}
 	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
 	var plain []string
 	for _, v := range vals {
@@ -53,13 +80,38 @@ func Prepare(ctx context.Context, opts compose.Options) (*Desired, error) {
 			strings.Join(plain, ", ")))
 	}
 	p.UseVersions(names)
-	// Convert once as MakePlan will, with every secret and config known,
-	// so that what docker's converter rejects is found here, as bad input,
-	// before any engine is contacted. Missing external objects are found
+	if !deploy {
+		return d, nil
+	}
+	// Converted once, here, so that what docker's converter rejects is
+	// found as bad input before any engine is contacted; every plan of
+	// this command reads these specs. Missing external objects are found
 	// by MakePlan, which reads the engine.
-	known := func(_ compose.Kind, name string) (string, bool) { return placeholder + name, true }
-	if _, err := p.Convert(ctx, api.DefaultVersion, known); err != nil {
+	if d.Specs, err = p.Convert(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// UseVersion points every reference to one secret or config at another
+// version (a rotation's new one), in the project and in the specs.
+func (d *Desired) UseVersion(kind compose.Kind, key, from, to string) {
+	d.Project.UseVersions(map[compose.Kind]map[string]string{kind: {key: to}})
+	for name, spec := range d.Specs.Services {
+		cs := spec.TaskTemplate.ContainerSpec
+		if cs == nil {
+			continue
+		}
+		for _, r := range cs.Secrets {
+			if kind == compose.Secret && r.SecretName == from {
+				r.SecretName, r.SecretID = to, compose.PendingID+to
+			}
+		}
+		for _, r := range cs.Configs {
+			if kind == compose.Config && r.ConfigName == from {
+				r.ConfigName, r.ConfigID = to, compose.PendingID+to
+			}
+		}
+		d.Specs.Services[name] = spec
+	}
 }

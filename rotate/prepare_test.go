@@ -283,7 +283,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"empty value", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    file: ./empty.txt\n", map[string]string{"empty.txt": ""}, sopsbridge.ErrInvalid, []string{"secret s", "0 bytes"}},
 		{"no services", "secrets:\n  s:\n    file: ./p.txt\n", map[string]string{"p.txt": "x"}, nil, []string{"no services"}},
 		// What docker's converter rejects is found here, before any engine is read.
-		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", nil, nil, []string{"compose.yml", "docker stack deploy would reject this file", "dns_opt"}},
+		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", nil, nil, []string{"compose.yml", "services.a.dns_opt", "unknown key"}},
 		{"build without image", "services:\n  a:\n    build: .\n", nil, nil, []string{"services.a", "no image"}},
 		{"unknown restart policy", "services:\n  web:\n    image: x\n    restart: sometimes\n", nil, nil, []string{"compose.yml", "service web", "unknown restart policy: sometimes"}},
 		{"healthcheck test and disable", "services:\n  web:\n    image: x\n    healthcheck: {disable: true, test: [CMD, \"true\"]}\n", nil, nil, []string{"compose.yml", "service web", "test and disable"}},

@@ -88,13 +88,13 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 		}
 	}
 	if cur == nil {
-		if _, ok := p.Secrets[secret]; ok {
+		if _, ok := p.Config.Secrets[secret]; ok {
 			return nil, nil, fmt.Errorf("secret %s is external: stackctl does not hold its value, so it cannot rotate it; rotate it where it is created", secret)
 		}
-		if _, ok := p.Configs[secret]; ok {
+		if _, ok := p.Config.Configs[secret]; ok {
 			return nil, nil, fmt.Errorf("%s is a config: rotate changes secrets", secret)
 		}
-		return nil, nil, fmt.Errorf("no secret %s in %s: the secrets are %s", secret, strings.Join(p.Files, ", "), strings.Join(compose.SortedKeys(p.Secrets), ", "))
+		return nil, nil, fmt.Errorf("no secret %s in %s: the secrets are %s", secret, strings.Join(p.Files, ", "), strings.Join(compose.SortedKeys(p.Config.Secrets), ", "))
 	}
 	if cur.Source.Origin != compose.FromFile || !cur.Encrypted() {
 		where := string(cur.Source.Origin)
@@ -104,10 +104,10 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 		return nil, nil, fmt.Errorf("secret %s comes from %s: rotation writes the new value back into its source of truth, which must be a SOPS-encrypted file: encrypt it with sops and point the secret at it with x-sops", secret, where)
 	}
 	var services []string
-	for _, name := range compose.SortedKeys(p.Services) {
-		for _, ref := range p.Services[name].Secrets {
+	for _, svc := range p.Config.Services {
+		for _, ref := range svc.Secrets {
 			if ref.Source == secret {
-				services = append(services, name)
+				services = append(services, svc.Name)
 				break
 			}
 		}
@@ -146,8 +146,8 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
 	}
+	d.UseVersion(compose.Secret, opts.Secret, cur.Name, next.Name)
 	*cur = next
-	d.Project.UseVersions(map[compose.Kind]map[string]string{compose.Secret: {opts.Secret: next.Name}})
 	for _, s := range services {
 		res.Services = append(res.Services, d.Project.Stack+"_"+s)
 	}

@@ -36,6 +36,12 @@ func NameVersion(stack string, v sopsbridge.Value) Version {
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(string(v.Source.Kind) + "\x00" + v.Source.Name + "\x00"))
+	if d := v.Source.TemplateDriver; d != "" {
+		// The same text with and without templating are different
+		// versions: the container reads something else. Untemplated names
+		// stay as they were.
+		mac.Write([]byte("template_driver=" + d + "\x00"))
+	}
 	mac.Write(v.Data)
 	hash := hex.EncodeToString(mac.Sum(nil))[:HashLen]
 	return Version{Value: v, Name: v.Source.Name + "." + hash, Hash: hash}

@@ -14,15 +14,17 @@ import (
 type loadFlags struct {
 	files    []string
 	envFiles []string
+	profiles []string
 }
 
 func (f *loadFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.files, "compose-file", "c", nil, "compose file, merged in order; - reads stdin (default: compose.yaml, docker-compose.yml, ...)")
 	cmd.Flags().StringArrayVar(&f.envFiles, "env-file", nil, "env file for interpolation (default: .env next to the first compose file)")
+	cmd.Flags().StringArrayVar(&f.profiles, "profile", nil, "compose profile to activate (also COMPOSE_PROFILES); services of inactive profiles are not deployed")
 }
 
 func (f *loadFlags) options(d *deps, args []string) compose.Options {
-	o := compose.Options{Files: f.files, EnvFiles: f.envFiles, Stdin: d.stdin}
+	o := compose.Options{Files: f.files, EnvFiles: f.envFiles, Profiles: f.profiles, Stdin: d.stdin}
 	if len(args) > 0 {
 		o.Stack = args[0]
 	}
@@ -59,7 +61,7 @@ reference names its target explicitly. No value is printed.`,
 }
 
 func runRender(ctx context.Context, d *deps, opts renderOptions) error {
-	desired, err := rotate.Prepare(ctx, opts.load)
+	desired, err := rotate.PrepareRender(ctx, opts.load)
 	if err != nil {
 		return usageError{err}
 	}

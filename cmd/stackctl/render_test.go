@@ -67,7 +67,7 @@ func TestRenderRun(t *testing.T) {
 	}
 	write("pw.txt", "CANARY-cmd-plain-31f0")
 	good := write("good.yml", "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n")
-	bad := write("bad.yml", "services:\n  web:\n    image: x\n    secrets: [missing]\n")
+	bad := write("bad.yml", "services:\n  web:\n    image: x\n    secretz: [pw]\n")
 
 	tests := []struct {
 		name       string
@@ -80,7 +80,7 @@ func TestRenderRun(t *testing.T) {
 	}{
 		{"renders", []string{"render", "-c", good, "shop"}, "", exitOK, "name: shop_pw.", "not encrypted with sops: pw", false},
 		{"reads stdin", []string{"render", "-c", "-", "shop"}, "services:\n  web:\n    image: x\n", exitOK, "image: x", "", false},
-		{"bad input", []string{"render", "-c", bad, "shop"}, "", exitUsage, "", "undefined secret", true},
+		{"bad input", []string{"render", "-c", bad, "shop"}, "", exitUsage, "", "services.web.secretz: unknown key", true},
 		{"bad flag", []string{"render", "--nope"}, "", exitUsage, "", "unknown flag", true},
 		{"invalid stack name", []string{"render", "-c", good, "Shop!"}, "", exitUsage, "", "invalid stack name", true},
 		{"version", []string{"version"}, "", exitOK, "stackctl ", "", false},

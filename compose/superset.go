@@ -1,0 +1,257 @@
+package compose
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/docker/cli/cli/compose/schema"
+	"github.com/docker/cli/cli/compose/template"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/docker/docker/api/types/versions"
+)
+
+// What stackctl reads beyond docker's compose format (the compose
+// specification defines each, and swarm can do it). takeSuperset removes
+// these keys from the parsed files before docker's loader sees them, so
+// that everything else is docker's to read, exactly as docker reads it.
+//
+//   - name: (top level): the stack name when none is given;
+//   - services.*.profiles: a service whose profiles are all inactive is
+//     not deployed (said in a warning);
+//   - services.*.depends_on in its long form (a mapping with conditions):
+//     docker's format has only the list, which swarm ignores anyway;
+//   - secrets.*.environment, secrets.*.content, configs.*.environment,
+//     configs.*.content: a value from a variable or inline;
+//   - x-sops on secrets and configs (stackctl's own extension);
+//   - version: files that say different versions (docker refuses to merge
+//     them; the compose specification calls version informative) are read
+//     with the newest of them.
+
+// objectExtra is what a secret or config says beyond docker's format.
+type objectExtra struct {
+	// Environment names the variable that holds the value.
+	Environment string
+	// Content is the value, inline; HasContent tells "" from unset.
+	Content    string
+	HasContent bool
+	// SOPS is the x-sops extension as written.
+	SOPS any
+}
+
+type superset struct {
+	name     string
+	objects  map[Kind]map[string]objectExtra
+	warnings []string
+	// skipped are the services left out by their profiles. docker's
+	// loader still reads (and checks) them; Load drops them after.
+	skipped []string
+}
+
+// objectKeys are the keys of a secret or config that docker's format lacks.
+var objectKeys = []string{"environment", "content", "x-sops"}
+
+func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*superset, error) {
+	s := &superset{objects: map[Kind]map[string]objectExtra{Secret: {}, Config: {}}}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	subst := func(f rawFile, path, v string) (string, error) {
+		out, err := template.Substitute(v, lookup)
+		if err != nil {
+			return "", fmt.Errorf("%s: %s: %w", f.name, path, explainInterpolation(err))
+		}
+		return out, nil
+	}
+
+	serviceProfiles := map[string][]string{}
+	longDependsOn := map[string]bool{}
+	for _, f := range files {
+		if n, ok := f.dict["name"]; ok {
+			str, isStr := n.(string)
+			if !isStr {
+				return nil, fmt.Errorf("%s: name: must be a string, like name: shop", f.name)
+			}
+			v, err := subst(f, "name", str)
+			if err != nil {
+				return nil, err
+			}
+			s.name = v
+			delete(f.dict, "name")
+		}
+		services, _ := f.dict["services"].(map[string]any)
+		for _, svcName := range SortedKeys(services) {
+			svc, ok := services[svcName].(map[string]any)
+			if !ok {
+				continue // docker's schema names the problem
+			}
+			if raw, ok := svc["profiles"]; ok {
+				list, ok := raw.([]any)
+				if !ok {
+					return nil, fmt.Errorf("%s: services.%s.profiles: must be a list, like [debug]", f.name, svcName)
+				}
+				var names []string
+				for _, e := range list {
+					str, ok := e.(string)
+					if !ok {
+						return nil, fmt.Errorf("%s: services.%s.profiles: must be a list of names, like [debug]", f.name, svcName)
+					}
+					v, err := subst(f, "services."+svcName+".profiles", str)
+					if err != nil {
+						return nil, err
+					}
+					names = append(names, v)
+				}
+				serviceProfiles[svcName] = names
+				delete(svc, "profiles")
+			}
+			if deps, ok := svc["depends_on"].(map[string]any); ok {
+				svc["depends_on"] = toList(SortedKeys(deps))
+				longDependsOn[svcName] = true
+			}
+		}
+		for _, kind := range []Kind{Secret, Config} {
+			section, _ := f.dict[string(kind)+"s"].(map[string]any)
+			for _, key := range SortedKeys(section) {
+				obj, ok := section[key].(map[string]any)
+				if !ok {
+					continue // docker's schema names the problem
+				}
+				var x objectExtra
+				path := fmt.Sprintf("%ss.%s", kind, key)
+				if v, ok := obj["environment"]; ok {
+					str, ok := v.(string)
+					if !ok {
+						return nil, fmt.Errorf("%s: %s.environment: must be the name of a variable, like DB_PASSWORD", f.name, path)
+					}
+					name, err := subst(f, path+".environment", str)
+					if err != nil {
+						return nil, err
+					}
+					x.Environment = name
+				}
+				if v, ok := obj["content"]; ok {
+					str, ok := v.(string)
+					if !ok {
+						return nil, fmt.Errorf("%s: %s.content: must be a string", f.name, path)
+					}
+					c, err := subst(f, path+".content", str)
+					if err != nil {
+						return nil, err
+					}
+					x.Content, x.HasContent = c, true
+				}
+				x.SOPS = obj["x-sops"]
+				for _, k := range objectKeys {
+					delete(obj, k)
+				}
+				// As docker merges secrets and configs: a later file's
+				// definition replaces the earlier one whole.
+				s.objects[kind][key] = x
+			}
+		}
+	}
+	for _, name := range SortedKeys(longDependsOn) {
+		s.warnings = append(s.warnings, fmt.Sprintf("services.%s.depends_on: conditions ignored: swarm starts services in no order and does not wait for one another", name))
+	}
+
+	active := activeProfiles(env, profiles)
+	for _, name := range SortedKeys(serviceProfiles) {
+		ps := serviceProfiles[name]
+		if len(ps) == 0 || active["*"] || anyActive(ps, active) {
+			continue
+		}
+		s.skipped = append(s.skipped, name)
+		s.warnings = append(s.warnings, fmt.Sprintf("services.%s: not deployed: its profiles (%s) are not active: activate one with --profile %s or COMPOSE_PROFILES=%s", name, strings.Join(ps, ", "), ps[0], ps[0]))
+	}
+
+	reconcileVersions(files)
+	return s, nil
+}
+
+func toList(keys []string) []any {
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out
+}
+
+// activeProfiles are --profile's and COMPOSE_PROFILES' (comma-separated).
+func activeProfiles(env map[string]string, flags []string) map[string]bool {
+	active := map[string]bool{}
+	for _, p := range append(strings.Split(env["COMPOSE_PROFILES"], ","), flags...) {
+		if p = strings.TrimSpace(p); p != "" {
+			active[p] = true
+		}
+	}
+	return active
+}
+
+func anyActive(ps []string, active map[string]bool) bool {
+	for _, p := range ps {
+		if active[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcileVersions gives every file the newest version any of them says,
+// when they differ (docker would refuse to merge them).
+func reconcileVersions(files []rawFile) {
+	newest := ""
+	differ := false
+	for i, f := range files {
+		v := schema.Version(f.dict)
+		if i > 0 && v != newest {
+			differ = true
+		}
+		if newest == "" || versions.GreaterThan(v, newest) {
+			newest = v
+		}
+	}
+	if !differ {
+		return
+	}
+	for _, f := range files {
+		f.dict["version"] = newest
+	}
+}
+
+// versionOf is the version docker's loader reads the files with.
+func versionOf(files []rawFile) string {
+	return schema.Version(files[0].dict)
+}
+
+// ignoredKeys are docker's lists of the service keys stack deploy ignores.
+func ignoredKeys() []string {
+	keys := append([]string{}, composetypes.UnsupportedProperties...)
+	for k := range composetypes.DeprecatedProperties {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// ignoredProperties names, once each, the service options that docker
+// stack deploy ignores (swarm cannot do them) or calls deprecated.
+func ignoredProperties(files []rawFile, skipped []string) []string {
+	ignored := map[string]bool{}
+	for _, f := range files {
+		services, _ := f.dict["services"].(map[string]any)
+		for name, svc := range services {
+			if slices.Contains(skipped, name) {
+				continue
+			}
+			m, _ := svc.(map[string]any)
+			for _, k := range ignoredKeys() {
+				if _, ok := m[k]; ok {
+					ignored["services."+name+"."+k] = true
+				}
+			}
+		}
+	}
+	if len(ignored) == 0 {
+		return nil
+	}
+	keys := SortedKeys(ignored)
+	return []string{"ignored, as docker stack deploy ignores them (swarm cannot do them): " + strings.Join(keys, ", ")}
+}
