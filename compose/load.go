@@ -143,7 +143,8 @@ func Load(_ context.Context, opts Options) (*Project, error) {
 func (p *Project) CheckDeployable() error {
 	where := p.where()
 	if len(p.Config.Services) == 0 {
-		return fmt.Errorf("%s: no services to deploy: a stack needs at least one service (a service in an inactive profile is not deployed: activate it with --profile)", where)
+		// docker stack deploy takes it too, and creates the rest.
+		p.Warnings = append(p.Warnings, where+": no services to deploy: only networks, secrets and configs are created (a service in an inactive profile is not deployed: activate it with --profile)")
 	}
 	// As docker stack deploy does, before anything else: an image for each service.
 	for _, svc := range p.Config.Services {

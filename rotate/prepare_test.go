@@ -281,7 +281,6 @@ func TestPrepareErrors(t *testing.T) {
 		{"name too long", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    name: " + long + "\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: api_key}\n", nil, nil, []string{"secrets.s", "52 characters", "at most 51"}},
 		{"invalid name", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    name: -bad\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: api_key}\n", nil, nil, []string{"secrets.s", "not a valid swarm name"}},
 		{"empty value", "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s:\n    file: ./empty.txt\n", map[string]string{"empty.txt": ""}, sopsbridge.ErrInvalid, []string{"secret s", "0 bytes"}},
-		{"no services", "secrets:\n  s:\n    file: ./p.txt\n", map[string]string{"p.txt": "x"}, nil, []string{"no services"}},
 		// What docker's converter rejects is found here, before any engine is read.
 		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", nil, nil, []string{"compose.yml", "services.a.dns_opt", "unknown key"}},
 		{"build without image", "services:\n  a:\n    build: .\n", nil, nil, []string{"services.a", "no image"}},
