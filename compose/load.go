@@ -91,12 +91,16 @@ func Load(_ context.Context, opts Options) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, fromFiles, err := environment(opts, workDir)
+	var (
+		env       map[string]string
+		fromFiles []string
+	)
+	logged := captureLogs(func() { env, fromFiles, err = environment(opts, workDir) })
 	if err != nil {
 		return nil, err
 	}
 
-	p := &Project{Files: files, WorkingDir: workDir, Environment: env}
+	p := &Project{Files: files, WorkingDir: workDir, Environment: env, Warnings: logged}
 	if len(fromFiles) > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("interpolation read %s from %s (docker stack deploy reads only the environment)",
 			strings.Join(fromFiles, ", "), envFilesNamed(opts, workDir)))
@@ -113,7 +117,7 @@ func Load(_ context.Context, opts Options) (*Project, error) {
 		return nil, err
 	}
 
-	cfg, logged, err := loadWithDocker(raw, workDir, env)
+	cfg, loaderLogged, err := loadWithDocker(raw, workDir, env)
 	if err != nil {
 		return nil, explainDocker(raw, workDir, env, err)
 	}
@@ -121,7 +125,7 @@ func Load(_ context.Context, opts Options) (*Project, error) {
 	sort.Slice(cfg.Services, func(i, j int) bool { return cfg.Services[i].Name < cfg.Services[j].Name })
 	p.Config = cfg
 	p.raw = raw
-	p.Warnings = append(p.Warnings, logged...)
+	p.Warnings = append(p.Warnings, loaderLogged...)
 	p.Warnings = append(p.Warnings, ignoredProperties(raw, ext.skipped)...)
 	p.Warnings = namedOnce(p.where(), p.Warnings)
 	if len(ext.skipped) > 0 {
@@ -314,8 +318,7 @@ func envFilesNamed(opts Options, workDir string) string {
 	return filepath.Join(workDir, ".env")
 }
 
-// loadMu serialises docker's loader: it logs through logrus's global
-// logger, which loadWithDocker captures.
+// loadMu serialises the code whose logs captureLogs takes.
 var loadMu sync.Mutex
 
 // loadWithDocker runs docker's loader as docker stack deploy runs it. What
@@ -327,6 +330,16 @@ func loadWithDocker(files []rawFile, workDir string, env map[string]string) (*co
 	}
 	details.Version = versionOf(files)
 
+	var cfg *composetypes.Config
+	var err error
+	logged := captureLogs(func() { cfg, err = dockerloader.Load(details) })
+	return cfg, logged, err
+}
+
+// captureLogs runs fn and returns what it logged through logrus's global
+// logger (docker's loader and compose-go warn there), which would
+// otherwise reach stderr as logrus lines.
+func captureLogs(fn func()) []string {
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	hook := &captureHook{}
@@ -338,8 +351,8 @@ func loadWithDocker(files []rawFile, workDir string, env map[string]string) (*co
 		std.ReplaceHooks(oldHooks)
 		std.SetOutput(oldOut)
 	}()
-	cfg, err := dockerloader.Load(details)
-	return cfg, hook.messages, err
+	fn()
+	return hook.messages
 }
 
 // captureHook keeps what docker's loader logs.

@@ -38,7 +38,7 @@ func TestBenchFixture(t *testing.T) {
 func BenchmarkPrepareRender1000Services500Secrets(b *testing.B) {
 	opts := compose.Options{Files: []string{filepath.Join(testdataDir(b), "bench", "stack-1000.yml")}, Stack: "bench"}
 	for b.Loop() {
-		d, err := Prepare(context.Background(), opts)
+		d, err := PrepareRender(context.Background(), opts)
 		if err != nil {
 			b.Fatal(err)
 		}

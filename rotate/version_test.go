@@ -14,6 +14,11 @@ func value(kind compose.Kind, name, data string, nameKey []byte) sopsbridge.Valu
 	return sopsbridge.Value{Source: compose.Source{Kind: kind, Key: "k", Name: name}, Data: []byte(data), NameKey: nameKey}
 }
 
+func templated(v sopsbridge.Value, driver string) sopsbridge.Value {
+	v.Source.TemplateDriver = driver
+	return v
+}
+
 func TestNameVersion(t *testing.T) {
 	keyA, keyB := []byte("data-key-derived-A"), []byte("data-key-derived-B")
 	base := NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", keyA))
@@ -31,6 +36,7 @@ func TestNameVersion(t *testing.T) {
 		{"other name", NameVersion("shop", value(compose.Secret, "shop_db2", "hunter2", keyA)), false},
 		{"config, not secret", NameVersion("shop", value(compose.Config, "shop_db", "hunter2", keyA)), false},
 		{"plain source", NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", nil)), false},
+		{"templated", NameVersion("shop", templated(value(compose.Secret, "shop_db", "hunter2", keyA), "golang")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
