@@ -82,12 +82,12 @@ func (p *Project) where() string { return strings.Join(p.Files, ", ") }
 
 // Load reads, merges, interpolates and validates compose files with
 // docker's loader, after taking out what stackctl adds to docker's format.
-func Load(_ context.Context, opts Options) (*Project, error) {
+func Load(ctx context.Context, opts Options) (*Project, error) {
 	files, err := configPaths(opts)
 	if err != nil {
 		return nil, err
 	}
-	raw, workDir, err := readFiles(opts, files)
+	raw, workDir, err := readFiles(ctx, opts, files)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ type rawFile struct {
 // readFiles reads and parses each file, and finds the working directory
 // as docker stack deploy does: the first file's folder (the current one
 // for stdin).
-func readFiles(opts Options, files []string) ([]rawFile, string, error) {
+func readFiles(ctx context.Context, opts Options, files []string) ([]rawFile, string, error) {
 	var out []rawFile
 	stdinUsed := false
 	for _, f := range files {
@@ -251,9 +251,12 @@ func readFiles(opts Options, files []string) ([]rawFile, string, error) {
 			if opts.Stdin == nil {
 				return nil, "", errors.New("-c -: no standard input to read")
 			}
-			b, err = io.ReadAll(opts.Stdin)
+			b, err = ReadInput(ctx, func() (io.ReadCloser, error) { return io.NopCloser(opts.Stdin), nil }, maxComposeSize)
 		} else {
-			b, err = os.ReadFile(f)
+			b, err = ReadInput(ctx, func() (io.ReadCloser, error) { return os.Open(f) }, maxComposeSize)
+		}
+		if errors.Is(err, ErrTooLarge) {
+			return nil, "", fmt.Errorf("read compose file %s: %w: that is not a compose file", f, err)
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("read compose file %s: %w", f, err)
@@ -278,6 +281,10 @@ func readFiles(opts Options, files []string) ([]rawFile, string, error) {
 	}
 	return out, abs, nil
 }
+
+// maxComposeSize bounds a compose file: far above any real stack file
+// (1,000 services are 200 KiB), far below what would exhaust memory.
+const maxComposeSize = 32 << 20
 
 // environment is the process environment, then the env files (.env by
 // default) for what it does not set, as docker compose reads them. It

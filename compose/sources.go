@@ -64,6 +64,9 @@ type SOPSRef struct {
 	Path []string
 	// Format overrides the format guessed from the file's extension.
 	Format string
+	// PlaintextConfig lets a config hold a decrypted value, which swarm
+	// stores in clear for anyone with API access to read.
+	PlaintextConfig bool
 }
 
 // Ref names a source in error messages: "secret db_password".
@@ -212,6 +215,12 @@ func parseXSops(v any) (*SOPSRef, error) {
 					return nil, err
 				}
 				ref.Path = path
+			case "plaintext_config":
+				b, ok := val.(bool)
+				if !ok {
+					return nil, fmt.Errorf("plaintext_config must be true or false")
+				}
+				ref.PlaintextConfig = b
 			case "format":
 				f, ok := val.(string)
 				if !ok || !validFormat(f) {
@@ -219,7 +228,7 @@ func parseXSops(v any) (*SOPSRef, error) {
 				}
 				ref.Format = f
 			default:
-				return nil, fmt.Errorf("unknown field %q: use key: and format:", k)
+				return nil, fmt.Errorf("unknown field %q: use key:, format: and plaintext_config:", k)
 			}
 		}
 		return ref, nil

@@ -2,10 +2,13 @@ package rotate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +39,19 @@ var lockPoll = time.Second
 
 // LockName is the config that locks a stack. Its dots keep it apart from
 // versions (<stack>_<key>.<hash>) and from what docker stack deploy names.
-func LockName(stack string) string { return "stackctl.lock." + stack }
+// Swarm names have at most 64 characters; a stack name that leaves no room
+// is cut and given a hash of the whole name, so that every stack docker
+// stack deploy takes can be locked.
+func LockName(stack string) string {
+	const prefix, max = "stackctl.lock.", 64
+	name := prefix + stack
+	if len(name) <= max {
+		return name
+	}
+	sum := sha256.Sum256([]byte(stack))
+	suffix := "." + hex.EncodeToString(sum[:])[:12]
+	return strings.TrimRight(name[:max-len(suffix)], "._-") + suffix
+}
 
 // LockOptions say who takes a stack's lock and how long to wait for it.
 type LockOptions struct {
@@ -62,7 +77,7 @@ func (e *LockHeld) Error() string {
 	if e.Waited > 0 {
 		waited = fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
 	}
-	return fmt.Sprintf("stack %s is locked by %s since %s, last seen %s ago%s: another stackctl is changing it; wait for it (--lock-wait), or if it died run again with --force-unlock (a lock goes stale by itself %s after its holder stops)",
+	return fmt.Sprintf("stack %s is locked by %q since %s, last seen %s ago%s: another stackctl is changing it; wait for it (--lock-wait), or if it died run again with --force-unlock (a lock goes stale by itself %s after its holder stops)",
 		e.Stack, e.Holder, e.Since.UTC().Format(time.RFC3339), e.Seen.Round(time.Second), waited, LockStale)
 }
 
@@ -99,9 +114,9 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 			}
 			switch {
 			case opts.Force:
-				report.Printf("removing the lock of %s held by %s since %s (--force-unlock)", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+				report.Printf("removing the lock of %s held by %q since %s (--force-unlock)", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
 			case held.Seen > LockStale:
-				report.Printf("taking over the lock of %s: %s has not refreshed it for %s", stack, held.Holder, held.Seen.Round(time.Second))
+				report.Printf("taking over the lock of %s: %q has not refreshed it for %s", stack, held.Holder, held.Seen.Round(time.Second))
 			default:
 				if waited := time.Since(start); waited >= opts.Wait {
 					if opts.Wait > 0 {
@@ -110,7 +125,7 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 					return nil, held
 				}
 				if !told {
-					report.Printf("waiting for the lock of %s, held by %s since %s", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+					report.Printf("waiting for the lock of %s, held by %q since %s", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
 					told = true
 				}
 				if err := sleep(ctx, lockPoll); err != nil {

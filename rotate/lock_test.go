@@ -124,13 +124,13 @@ func TestLock(t *testing.T) {
 		{
 			name:    "held: fails at once naming the holder",
 			second:  LockOptions{Holder: "b"},
-			wantErr: "stack shop is locked by stackctl deploy by ci@runner-1 pid 7 since 2026-11-24T12:00:00Z, last seen 0s ago: another stackctl is changing it",
+			wantErr: "stack shop is locked by \"stackctl deploy by ci@runner-1 pid 7\" since 2026-11-24T12:00:00Z, last seen 0s ago: another stackctl is changing it",
 		},
 		{
 			name:    "held: waits, then fails with how long it waited",
 			second:  LockOptions{Holder: "b", Wait: 20 * time.Millisecond},
 			wantErr: "(waited 0s): another stackctl",
-			wantOut: "waiting for the lock of shop, held by stackctl deploy by ci@runner-1 pid 7",
+			wantOut: "waiting for the lock of shop, held by \"stackctl deploy by ci@runner-1 pid 7\"",
 		},
 		{
 			name: "released while waiting: taken",
@@ -144,12 +144,12 @@ func TestLock(t *testing.T) {
 			name:    "stale: taken over",
 			before:  func(s *configStore, l *Lock) { s.advance(LockStale + time.Second) },
 			second:  LockOptions{Holder: "b"},
-			wantOut: "taking over the lock of shop: stackctl deploy by ci@runner-1 pid 7 has not refreshed it for 2m1s",
+			wantOut: "taking over the lock of shop: \"stackctl deploy by ci@runner-1 pid 7\" has not refreshed it for 2m1s",
 		},
 		{
 			name:    "forced: removed and taken",
 			second:  LockOptions{Holder: "b", Force: true},
-			wantOut: "removing the lock of shop held by stackctl deploy by ci@runner-1 pid 7 since 2026-11-24T12:00:00Z (--force-unlock)",
+			wantOut: "removing the lock of shop held by \"stackctl deploy by ci@runner-1 pid 7\" since 2026-11-24T12:00:00Z (--force-unlock)",
 		},
 	}
 	for _, tc := range tests {
@@ -227,5 +227,17 @@ func TestLockExcludes(t *testing.T) {
 	wg.Wait()
 	if len(s.configs) != 0 {
 		t.Errorf("%d locks left", len(s.configs))
+	}
+}
+
+func TestLockNameFitsSwarm(t *testing.T) {
+	short := LockName("shop")
+	if short != "stackctl.lock.shop" {
+		t.Errorf("LockName(shop) = %q", short)
+	}
+	long := strings.Repeat("a", 61)
+	other := strings.Repeat("a", 60) + "b"
+	if n := LockName(long); len(n) > 64 || n == LockName(other) || !strings.HasPrefix(n, "stackctl.lock.aaa") {
+		t.Errorf("LockName of a 61-character stack = %q (%d characters), of another = %q", n, len(n), LockName(other))
 	}
 }

@@ -65,14 +65,20 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 		return nil, err
 	}
 	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
-	var plain []string
+	var plain, clear []string
 	for _, v := range vals {
+		if v.Source.Kind == compose.Config && v.Encrypted() && (v.Source.SOPS == nil || !v.Source.SOPS.PlaintextConfig) {
+			clear = append(clear, fmt.Sprintf("configs.%s: %s is SOPS-encrypted, but a config is stored decrypted, readable by anyone with API access (docker config inspect): move it under secrets:, or add x-sops: {plaintext_config: true} if it may be read in clear", v.Source.Key, v.Source.File))
+		}
 		ver := NameVersion(p.Stack, v)
 		d.Versions = append(d.Versions, ver)
 		names[v.Source.Kind][v.Source.Key] = ver.Name
 		if v.Source.Kind == compose.Secret && !v.Encrypted() {
 			plain = append(plain, v.Source.Key)
 		}
+	}
+	if len(clear) > 0 {
+		return nil, fmt.Errorf("%s: %s", strings.Join(p.Files, ", "), strings.Join(clear, "; "))
 	}
 	if len(plain) > 0 {
 		d.Warnings = append(d.Warnings, fmt.Sprintf(
@@ -88,6 +94,9 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 	// this command reads these specs. Missing external objects are found
 	// by MakePlan, which reads the engine.
 	if d.Specs, err = p.Convert(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.CheckSpecs(d.Specs); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -76,6 +77,9 @@ type RotateResult struct {
 	Deploy   *Result  `json:"deploy,omitempty"`
 }
 
+// ErrBadValue: a new value that its source of truth or swarm cannot hold.
+var ErrBadValue = errors.New("nothing was written")
+
 // RotationTarget checks that a secret can be rotated and returns its
 // current version and the compose services that use it.
 func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
@@ -115,6 +119,14 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 	if len(services) == 0 {
 		return nil, nil, fmt.Errorf("no service uses secret %s: nothing would pick up a new value; add it to a service's secrets: first", secret)
 	}
+	var format string
+	var path []string
+	if src := cur.Source.SOPS; src != nil {
+		format, path = src.Format, src.Path
+	}
+	if len(path) == 0 && !sopsbridge.IsBinary(cur.Source.File, format) {
+		return nil, nil, fmt.Errorf("secret %s is the whole of %s, a structured SOPS file: rotate writes one value: point x-sops key: at the value, or keep the secret in a binary SOPS file (x-sops: {format: binary})", secret, cur.Source.File)
+	}
 	return cur, services, nil
 }
 
@@ -132,13 +144,17 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	if src.SOPS != nil {
 		res.Key = strings.Join(src.SOPS.Path, ".")
 	}
-	if src.SOPS == nil || src.SOPS.Format != "binary" {
+	format := ""
+	if src.SOPS != nil {
+		format = src.SOPS.Format
+	}
+	if !sopsbridge.IsBinary(src.File, format) {
 		if !utf8.Valid(opts.Value) {
-			return nil, fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary})", opts.Secret, src.File)
+			return nil, fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", opts.Secret, src.File, ErrBadValue)
 		}
 	}
 	if len(opts.Value) == 0 || len(opts.Value) >= compose.Secret.MaxSize() {
-		return nil, fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1)
+		return nil, fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d: %w", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1, ErrBadValue)
 	}
 
 	next := NameVersion(d.Project.Stack, sopsbridge.Value{Source: src, Data: opts.Value, NameKey: cur.NameKey})
@@ -184,12 +200,9 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		return res, nil
 	}
 
-	var (
-		format string
-		path   []string
-	)
+	var path []string
 	if src.SOPS != nil {
-		format, path = src.SOPS.Format, src.SOPS.Path
+		path = src.SOPS.Path
 	}
 	report.Printf("writing a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
 	if err := sopsbridge.SetValue(src.File, format, path, opts.Value); err != nil {

@@ -12,6 +12,7 @@ var (
 	ErrTampered     = errors.New("it was changed after it was encrypted (MAC mismatch)")
 	ErrKeyNotFound  = errors.New("key not found")
 	ErrNotEncrypted = errors.New("it is not a SOPS-encrypted file")
+	ErrClear        = errors.New("x-sops selects a value sops left unencrypted")
 	ErrMalformed    = errors.New("it is not a well-formed SOPS file")
 	ErrInvalid      = errors.New("invalid value")
 )

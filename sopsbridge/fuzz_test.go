@@ -131,7 +131,7 @@ func FuzzRead(f *testing.F) {
 }
 
 // FuzzIsEncrypted: SOPS detection. A file is encrypted exactly when it
-// holds the marker sops writes into every encrypted value and the MAC, and
+// holds a whole value as sops encrypts it (every SOPS file's MAC is one), and
 // detection decides the path Read takes: a plain file is returned byte for
 // byte, or refused when x-sops promises encryption; an encrypted-looking
 // file is decrypted or refused, never returned as is. The format sops
@@ -164,7 +164,7 @@ func FuzzIsEncrypted(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte, name, format string) {
 		enc := IsEncrypted(data)
-		if enc != bytes.Contains(data, []byte("ENC[AES256_GCM,")) {
+		if enc != encryptedValue.Match(data) || (enc && !bytes.Contains(data, []byte("ENC[AES256_GCM,"))) {
 			t.Fatalf("IsEncrypted = %v", enc)
 		}
 		if enc && (!IsEncrypted(append([]byte("x\n"), data...)) || !IsEncrypted(append(bytes.Clone(data), "\nx"...))) {

@@ -3,7 +3,6 @@
 package sopsbridge
 
 import (
-	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -11,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,11 +40,16 @@ type Value struct {
 // Encrypted reports whether the value came from a SOPS file.
 func (v Value) Encrypted() bool { return v.NameKey != nil }
 
-// marker is in every SOPS file: each encrypted value and the MAC carry it.
-var marker = []byte("ENC[AES256_GCM,")
+// encryptedValue is a whole value as sops writes it (sops' aes/cipher.go:
+// ENC[AES256_GCM,data:<base64>,iv:<base64>,tag:<base64>,type:<type>]);
+// every SOPS file has one at least, its MAC. The bare prefix is not
+// enough: a plain file may mention it (documentation, a test vector).
+var encryptedValue = regexp.MustCompile(`ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]`)
 
-// IsEncrypted reports whether data looks like a SOPS-encrypted document.
-func IsEncrypted(data []byte) bool { return bytes.Contains(data, marker) }
+// IsEncrypted reports whether data holds SOPS-encrypted values, and so
+// must be decrypted (or, without its metadata, refused as damaged) rather
+// than read as it is.
+func IsEncrypted(data []byte) bool { return encryptedValue.Match(data) }
 
 // Reader reads sources, decrypting each SOPS file once.
 type Reader struct {
@@ -53,10 +58,13 @@ type Reader struct {
 }
 
 type decrypted struct {
-	tree    sops.Tree
-	store   common.Store
-	nameKey []byte
-	err     *Error
+	tree sops.Tree
+	// encrypted is the file as stored, to tell which leaves sops left in
+	// clear; it holds no plaintext of an encrypted value.
+	encrypted sops.Tree
+	store     common.Store
+	nameKey   []byte
+	err       *Error
 }
 
 var quietSops sync.Once
@@ -147,6 +155,12 @@ func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 	return Value{Source: s, Data: data, NameKey: d.nameKey}, nil
 }
 
+// IsBinary says whether sops reads file as a binary file: format, or the
+// file's extension when format is empty (sops' own rule).
+func IsBinary(file, format string) bool {
+	return formats.FormatForPathOrString(file, format) == formats.Binary
+}
+
 // readFile reads a whole file of at most maxFileSize bytes.
 func readFile(file string) ([]byte, *Error) {
 	f, err := os.Open(file)
@@ -207,6 +221,11 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 	tree, err := d.store.LoadEncryptedFile(raw)
 	if err != nil {
 		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")
+	}
+	// LoadEncryptedFile has read raw once; a second tree keeps the
+	// ciphertexts, since Decrypt replaces them in place.
+	if d.encrypted, err = d.store.LoadEncryptedFile(raw); err != nil {
+		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`")
 	}
 	key, err := dataKey(ctx, &tree.Metadata)
 	if err != nil {
@@ -301,11 +320,59 @@ func extract(d *decrypted, path []string) (data []byte, err error) {
 		return nil, &Error{Kind: ErrKeyNotFound, Detail: "it selects a mapping or list, not a value",
 			Hint: "name one value inside it"}
 	}
+	if err := encryptedLeaf(d.encrypted, path); err != nil {
+		return nil, err
+	}
 	out, err := sops.ToBytes(node)
 	if err != nil {
 		return nil, &Error{Kind: ErrMalformed, Detail: "the value has an unsupported type"}
 	}
 	return out, nil
+}
+
+// encryptedLeaf fails when sops stored the value at path in clear, by one
+// of the settings that leave values unencrypted: a value selected by
+// x-sops is a secret, and rotate would write a new one in clear.
+func encryptedLeaf(enc sops.Tree, path []string) error {
+	if len(enc.Branches) == 0 {
+		return nil
+	}
+	var node any = enc.Branches[0]
+	for _, seg := range path {
+		next, ok, _ := child(node, seg)
+		if !ok {
+			return nil // extract has found it in the decrypted tree
+		}
+		node = next
+	}
+	if s, ok := node.(string); ok && strings.HasPrefix(s, "ENC[AES256_GCM,") {
+		return nil
+	}
+	return &Error{Kind: ErrClear, Detail: "it is stored in clear " + clearBecause(enc.Metadata),
+		Hint: "x-sops must select an encrypted value: change that setting (in .sops.yaml too) and re-encrypt the file with sops, or rename the key"}
+}
+
+// clearBecause names the sops setting that can leave a value unencrypted.
+func clearBecause(m sops.Metadata) string {
+	var why []string
+	add := func(name, v string) {
+		if v != "" {
+			why = append(why, fmt.Sprintf("%s %q", name, v))
+		}
+	}
+	add("unencrypted_suffix", m.UnencryptedSuffix)
+	add("encrypted_suffix", m.EncryptedSuffix)
+	add("unencrypted_regex", m.UnencryptedRegex)
+	add("encrypted_regex", m.EncryptedRegex)
+	add("unencrypted_comment_regex", m.UnencryptedCommentRegex)
+	add("encrypted_comment_regex", m.EncryptedCommentRegex)
+	if m.MACOnlyEncrypted {
+		why = append(why, "mac_only_encrypted")
+	}
+	if len(why) == 0 {
+		return "by the file's sops settings"
+	}
+	return "by the file's sops settings: " + strings.Join(why, ", ")
 }
 
 // child steps one path segment into a branch or list. When the step fails,

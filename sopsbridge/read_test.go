@@ -191,3 +191,39 @@ func TestReaderDecryptsEachFileOnce(t *testing.T) {
 		t.Error("two files with different data keys share a name key")
 	}
 }
+
+// TestReadRefusesClearValues: x-sops selects a secret, so a value that the
+// file's sops settings leave unencrypted is refused, naming the setting;
+// a plain file that merely mentions sops' marker is read as it is.
+func TestReadRefusesClearValues(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	enc, err := Encrypt([]byte("db:\n  password: CANARY-enc-1\n  user_unencrypted: CANARY-clear-2\n"), "yaml", testRecipient(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mixed.enc.yaml")
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := NewReader().Read(context.Background(), fileSource(file, path("db", "password"))); err != nil || string(v.Data) != "CANARY-enc-1" {
+		t.Fatalf("the encrypted value: %v", err)
+	}
+	_, err = NewReader().Read(context.Background(), fileSource(file, path("db", "user_unencrypted")))
+	if !errors.Is(err, ErrClear) || !strings.Contains(err.Error(), `unencrypted_suffix "_unencrypted"`) || !strings.Contains(err.Error(), "mixed.enc.yaml") {
+		t.Fatalf("err = %v, want ErrClear naming the file and the setting", err)
+	}
+	if strings.Contains(err.Error(), "CANARY") {
+		t.Fatal("the error quotes the value")
+	}
+
+	doc := filepath.Join(dir, "README.txt")
+	text := "sops writes values like ENC[AES256_GCM,data:...] into files\n"
+	if err := os.WriteFile(doc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewReader().Read(context.Background(), fileSource(doc, nil))
+	if err != nil || string(v.Data) != text || v.Encrypted() {
+		t.Fatalf("a plain file mentioning the marker: %q, %v", v.Data, err)
+	}
+}

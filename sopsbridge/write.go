@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
+	"golang.org/x/sys/unix"
 )
 
 // SetValue writes value at path into a SOPS file, encrypted with the
@@ -180,38 +182,77 @@ func samePath(a, b []string) bool {
 }
 
 // replaceFile writes data next to file and renames it over file, so that a
-// reader sees the old file or the new one, never a part.
+// reader sees the old file or the new one, never a part. It writes through
+// a symbolic link to its target, as sops does, and keeps the target's
+// mode, owner and group; a file nobody may write is refused, as sops
+// refuses it. When the owner cannot be kept (another user's file,
+// writable by our group), the file is rewritten in place, as sops does.
 func replaceFile(file string, data []byte) error {
-	info, err := os.Stat(file)
+	target, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	info, err := os.Stat(target)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".stackctl-*")
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("write %s: not a regular file: point file: at the SOPS file itself", file)
+	}
+	if info.Mode().Perm()&0o222 == 0 || unix.Access(target, unix.W_OK) != nil {
+		return fmt.Errorf("write %s: the file is read-only for this user (mode %v): make it writable, as sops needs it to be, and run again; nothing was written", file, info.Mode().Perm())
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".stackctl-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if _, err := tmp.Write(data); err != nil {
+	fail := func(err error) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", file, err)
+		return fail(err)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			tmp.Close()
+			return rewriteInPlace(target, data, file)
+		}
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", file, err)
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	if dir, err := os.Open(filepath.Dir(file)); err == nil {
+	if dir, err := os.Open(filepath.Dir(target)); err == nil {
 		dir.Sync()
 		dir.Close()
 	}
 	return nil
+}
+
+// rewriteInPlace writes data over target, keeping its inode and so its
+// owner and group.
+func rewriteInPlace(target string, data []byte, file string) error {
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w: the file may be incomplete: restore it from git", file, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return f.Close()
 }

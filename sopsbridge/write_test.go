@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stackctl/stackctl/compose"
@@ -166,4 +167,55 @@ func TestSetValueHonoursSopsYAML(t *testing.T) {
 	if got := read(t, file, "api_key"); got != "NEW" {
 		t.Errorf("api_key = %q", got)
 	}
+}
+
+// TestSetValueKeepsTheFile: a write goes through a symbolic link to its
+// target, keeps owner, group and mode, and a read-only file is refused
+// untouched.
+func TestSetValueKeepsTheFile(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	t.Run("through a symbolic link", func(t *testing.T) {
+		target := copyFixture(t, "app.enc.yaml", 0o640)
+		link := filepath.Join(t.TempDir(), "link.enc.yaml")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetValue(link, "", []string{"db", "password"}, []byte("NEW-VALUE-2")); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("the link was replaced by a file: %v", err)
+		}
+		if got := read(t, target, "db", "password"); got != "NEW-VALUE-2" {
+			t.Errorf("the target reads %q", got)
+		}
+	})
+	t.Run("owner and group", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Fatal("needs root to give the file another owner (CI runs as root)")
+		}
+		file := copyFixture(t, "app.enc.yaml", 0o640)
+		if err := os.Chown(file, 4321, 4322); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetValue(file, "", []string{"db", "password"}, []byte("NEW-VALUE-3")); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(file)
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 4321 || st.Gid != 4322 || fi.Mode().Perm() != 0o640 {
+			t.Errorf("after the write: %d:%d %v, want 4321:4322 0640", st.Uid, st.Gid, fi.Mode().Perm())
+		}
+	})
+	t.Run("read-only", func(t *testing.T) {
+		file := copyFixture(t, "app.enc.yaml", 0o440)
+		before, _ := os.ReadFile(file)
+		err := SetValue(file, "", []string{"db", "password"}, []byte("NEW-VALUE-4"))
+		if err == nil || !strings.Contains(err.Error(), "read-only") {
+			t.Fatalf("err = %v, want a refusal", err)
+		}
+		if after, _ := os.ReadFile(file); !bytes.Equal(before, after) {
+			t.Error("the read-only file changed")
+		}
+	})
 }

@@ -70,10 +70,10 @@ func TestConcurrentDeploys(t *testing.T) {
 
 	writeInto(t, dir, map[string]string{"s.txt": "three"})
 	r := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--lock-wait", "0", stack)
-	if r.code != 1 || !strings.Contains(r.stderr, "stack "+stack+" is locked by stackctl deploy by") || !strings.Contains(r.stderr, pid) || !strings.Contains(r.stderr, "--force-unlock") {
+	if r.code != 1 || !strings.Contains(r.stderr, "stack "+stack+" is locked by \"stackctl deploy by") || !strings.Contains(r.stderr, pid) || !strings.Contains(r.stderr, "--force-unlock") {
 		t.Errorf("a deploy that does not wait: exit %d, want 1 and an error naming the holder (%s):\n%s", r.code, pid, r.stderr)
 	}
-	waiting := "waiting for the lock of " + stack + ", held by stackctl deploy by"
+	waiting := "waiting for the lock of " + stack + ", held by \"stackctl deploy by"
 	bg := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(bg.errb.String(), waiting) && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)

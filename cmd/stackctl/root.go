@@ -80,6 +80,10 @@ SOPS files in memory, and rolls each changed service once.`,
 }
 
 func run(args []string, d *deps) int {
+	if err := noCoreDumps(); err != nil {
+		fmt.Fprintf(d.stderr, "error: cannot turn core dumps off (prctl PR_SET_DUMPABLE): %v\n", err)
+		return exitFailure
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(d)
@@ -97,6 +101,9 @@ func run(args []string, d *deps) int {
 		err = usageError{commandLineError(root, args, err)}
 	}
 	fmt.Fprintln(d.stderr, "error:", err)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return exitFailure // interrupted (SIGINT, SIGTERM), whatever was being read
+	}
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
@@ -120,7 +127,7 @@ func commandLineError(root *cobra.Command, args []string, err error) error {
 // asUsage marks a failure caused by what the user asked for, found only
 // once the engine was read, as a usage error.
 func asUsage(err error) error {
-	if errors.Is(err, rotate.ErrNoStack) {
+	if errors.Is(err, rotate.ErrNoStack) || errors.Is(err, rotate.ErrBadValue) {
 		return usageError{err}
 	}
 	return err

@@ -112,7 +112,7 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 	if _, _, err := rotate.RotationTarget(desired, opts.secret); err != nil {
 		return usageError{err}
 	}
-	value, err := newValue(d, opts)
+	value, err := newValue(ctx, d, opts)
 	if err != nil {
 		return err
 	}
@@ -139,21 +139,21 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 }
 
 // newValue reads or generates the new value. It stays in memory.
-func newValue(d *deps, opts rotateOptions) ([]byte, error) {
+func newValue(ctx context.Context, d *deps, opts rotateOptions) ([]byte, error) {
 	var (
 		v   []byte
 		err error
 	)
+	// A value, its line ending, and one byte more to tell "too long".
+	limit := compose.Secret.MaxSize() + 2
 	switch {
 	case opts.fromFile != "":
-		v, err = os.ReadFile(opts.fromFile)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--from-file: %w", err)}
+		if v, err = compose.ReadInput(ctx, func() (io.ReadCloser, error) { return os.Open(opts.fromFile) }, limit); err != nil {
+			return nil, inputError("--from-file "+opts.fromFile, err)
 		}
 	case opts.stdin:
-		v, err = io.ReadAll(io.LimitReader(d.stdin, int64(compose.Secret.MaxSize())))
-		if err != nil {
-			return nil, fmt.Errorf("--stdin: %w", err)
+		if v, err = compose.ReadInput(ctx, func() (io.ReadCloser, error) { return io.NopCloser(d.stdin), nil }, limit); err != nil {
+			return nil, inputError("--stdin", err)
 		}
 	default:
 		v, err = rotate.Generate(opts.length, opts.charset)
@@ -167,7 +167,22 @@ func newValue(d *deps, opts rotateOptions) ([]byte, error) {
 	if len(v) == 0 {
 		return nil, usageError{errors.New("the new value is empty")}
 	}
+	if len(v) >= compose.Secret.MaxSize() {
+		return nil, usageError{fmt.Errorf("the new value has %d bytes; swarm takes a secret of 1 to %d bytes", len(v), compose.Secret.MaxSize()-1)}
+	}
 	return v, nil
+}
+
+// inputError says what failed to read the new value; too much input, or
+// none that can be read, is a usage error; an interruption is not.
+func inputError(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w: nothing was written", what, err)
+	}
+	if errors.Is(err, compose.ErrTooLarge) {
+		err = fmt.Errorf("%w: swarm takes a secret of at most %d bytes", err, compose.Secret.MaxSize()-1)
+	}
+	return usageError{fmt.Errorf("%s: %w", what, err)}
 }
 
 func printRotation(w io.Writer, r *rotate.RotateResult, opts rotate.RotateOptions) {

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestInterruptWhileReading: SIGINT or SIGTERM stops stackctl while it
+// waits for input that never comes (a pipe, a FIFO), with exit 1 and a
+// message, and nothing written.
+func TestInterruptWhileReading(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "compose.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	compose := filepath.Join(dir, "compose.yml")
+	if err := os.WriteFile(compose, []byte("services:\n  web: {image: x, secrets: [pw]}\nsecrets:\n  pw: {file: "+testdataPath(t, "sops", "app.enc.yaml")+", x-sops: {key: db.password}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+		args []string
+	}{
+		{"render -c - (SIGINT)", syscall.SIGINT, []string{"render", "-c", "-", "st"}},
+		{"render -c FIFO (SIGTERM)", syscall.SIGTERM, []string{"render", "-c", fifo, "st"}},
+		{"rotate --stdin (SIGINT)", syscall.SIGINT, []string{"rotate", "pw", "--stdin", "--no-deploy", "-c", compose, "st"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(stackctlBin, tt.args...)
+			cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt"))
+			stdin, err := cmd.StdinPipe() // held open, never written
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			cmd.Process.Signal(tt.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted") {
+					t.Errorf("exit %d (%v), stderr %q; want 1 and \"interrupted\"", cmd.ProcessState.ExitCode(), err, errb.String())
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("still running 10s after the signal")
+			}
+		})
+	}
+}
