@@ -23,6 +23,11 @@ type DeployOptions struct {
 	// Lock says who takes the stack's lock before writing, and how long
 	// they wait for another holder.
 	Lock LockOptions
+	// Reload reads the compose files and values again. A deploy that
+	// waited for the lock calls it once it holds the lock, so that it
+	// never writes what another writer changed meanwhile (a rotation's
+	// new value, above all) back to what it read before.
+	Reload func(context.Context) (*Desired, error)
 }
 
 // Result is what a deploy did, for text and JSON output.
@@ -72,6 +77,12 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 		return res, err
 	}
 	defer lock.ReleaseInto(ctx, &err)
+	if lock.Waited && opts.Reload != nil {
+		report.Printf("another writer held the lock of %s: reading the compose files and values again", d.Project.Stack)
+		if d, err = opts.Reload(ctx); err != nil {
+			return res, err
+		}
+	}
 	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
 		return res, err
 	}

@@ -88,6 +88,9 @@ type Lock struct {
 	stop  chan struct{}
 	done  sync.WaitGroup
 	Stack string
+	// Waited: another writer held the lock first, and may have changed the
+	// stack and its files meanwhile.
+	Waited bool
 }
 
 // AcquireLock takes the lock of stack, waiting up to opts.Wait for another
@@ -147,7 +150,7 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 		if err != nil {
 			return nil, fmt.Errorf("take the lock of %s: %w", stack, err)
 		}
-		l := &Lock{eng: eng, id: created.ID, stop: make(chan struct{}), Stack: stack}
+		l := &Lock{eng: eng, id: created.ID, stop: make(chan struct{}), Stack: stack, Waited: told}
 		l.done.Add(1)
 		go l.refresh(context.WithoutCancel(ctx), spec)
 		return l, nil

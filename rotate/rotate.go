@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -73,8 +76,10 @@ type RotateResult struct {
 	Key      string   `json:"key,omitempty"`
 	Version  string   `json:"version"`
 	Services []string `json:"services"`
-	Written  bool     `json:"written"`
-	Deploy   *Result  `json:"deploy,omitempty"`
+	// Also are the other secrets that read the same value, rotated with it.
+	Also    []string `json:"also,omitempty"`
+	Written bool     `json:"written"`
+	Deploy  *Result  `json:"deploy,omitempty"`
 }
 
 // ErrBadValue: a new value that its source of truth or swarm cannot hold.
@@ -162,8 +167,31 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
 	}
-	d.UseVersion(compose.Secret, opts.Secret, cur.Name, next.Name)
-	*cur = next
+	// Every secret that reads the same value (same file and key) changes
+	// with it: all of them roll out, or some services keep the old value.
+	rotated := map[string]string{} // swarm name -> new version
+	for i := range d.Versions {
+		v := &d.Versions[i]
+		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
+			continue
+		}
+		nv := NameVersion(d.Project.Stack, sopsbridge.Value{Source: v.Source, Data: opts.Value, NameKey: v.NameKey})
+		if v.Source.Key != opts.Secret {
+			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
+			res.Also = append(res.Also, v.Source.Key)
+			for _, svc := range d.Project.Config.Services {
+				for _, ref := range svc.Secrets {
+					if ref.Source == v.Source.Key && !slices.Contains(services, svc.Name) {
+						services = append(services, svc.Name)
+					}
+				}
+			}
+		}
+		rotated[v.Source.Name] = nv.Name
+		d.UseVersion(compose.Secret, v.Source.Key, v.Name, nv.Name)
+		*v = nv
+	}
+	sort.Strings(services)
 	for _, s := range services {
 		res.Services = append(res.Services, d.Project.Stack+"_"+s)
 	}
@@ -188,7 +216,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		if plan, err = MakePlanFor(ctx, eng, d, opts.Deploy.Keep); err != nil {
 			return res, err
 		}
-		restrict(plan, res.Services)
+		restrict(plan, res.Services, rotated)
 		for _, w := range plan.Warnings {
 			report.Printf("warning: %s", w)
 		}
@@ -232,8 +260,12 @@ func orWhole(key string) string {
 }
 
 // restrict narrows a plan to the given services, and to the versions
-// they need: a rotation rolls only what uses the rotated secret.
-func restrict(p *Plan, services []string) {
+// they need: a rotation rolls only what uses the rotated secrets, and
+// changes nothing else in them. Each service's update is its live spec
+// with the references to the rotated secrets (swarm name -> new version)
+// swapped; whatever else the compose files would change in it is named
+// in a warning and left for `stackctl deploy`.
+func restrict(p *Plan, services []string, rotated map[string]string) {
 	var kept []ServiceChange
 	need := map[string]bool{}
 	for _, sc := range p.Services {
@@ -242,6 +274,25 @@ func restrict(p *Plan, services []string) {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("service %s has other pending changes: left for `stackctl deploy`", sc.Name))
 			}
 			continue
+		}
+		if sc.live == nil {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is not deployed: left for `stackctl deploy`, which creates it", sc.Name))
+			continue
+		}
+		spec, swapped := swapSecrets(sc.live.Spec, rotated)
+		var others []string
+		for _, d := range sc.Diff {
+			if !strings.HasPrefix(d.Path, "TaskTemplate.ContainerSpec.Secrets") {
+				others = append(others, d.Path)
+			}
+		}
+		if len(others) > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s has other pending changes (%s): only the secret rolls out; `stackctl deploy` ships the rest", sc.Name, strings.Join(others, ", ")))
+		}
+		sc.spec, sc.Action, sc.Diff = spec, Unchanged, nil
+		if swapped {
+			sc.Action = Update
+			sc.Diff = DiffSpecs(sc.live.Spec, spec)
 		}
 		usedRefs(&sc.spec, need)
 		kept = append(kept, sc)
@@ -252,4 +303,42 @@ func restrict(p *Plan, services []string) {
 			p.Versions[i].Action = Unchanged
 		}
 	}
+}
+
+// swapSecrets copies a live spec with every reference to a version of a
+// rotated secret (<swarm name>.<hash>) pointing at its new version.
+func swapSecrets(live swarm.ServiceSpec, rotated map[string]string) (swarm.ServiceSpec, bool) {
+	spec := deepCopy(live)
+	cs := spec.TaskTemplate.ContainerSpec
+	if cs == nil {
+		return spec, false
+	}
+	swapped := false
+	for _, r := range cs.Secrets {
+		i := strings.LastIndex(r.SecretName, ".") // a swarm name may hold dots too
+		if i < 0 || len(r.SecretName)-i-1 != HashLen {
+			continue
+		}
+		if to, ok := rotated[r.SecretName[:i]]; ok && r.SecretName != to {
+			r.SecretName, r.SecretID = to, placeholder+to
+			swapped = true
+		}
+	}
+	return spec, swapped
+}
+
+// sameSource: two sources read the same value.
+func sameSource(a, b compose.Source) bool {
+	if a.Origin != compose.FromFile || b.Origin != compose.FromFile || a.File != b.File {
+		return false
+	}
+	var pa, pb []string
+	var fa, fb string
+	if a.SOPS != nil {
+		pa, fa = a.SOPS.Path, a.SOPS.Format
+	}
+	if b.SOPS != nil {
+		pb, fb = b.SOPS.Path, b.SOPS.Format
+	}
+	return slices.Equal(pa, pb) && fa == fb
 }

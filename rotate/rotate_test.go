@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"github.com/docker/docker/api/types/swarm"
 	"regexp"
 	"strings"
 	"testing"
@@ -89,18 +90,37 @@ configs:
 }
 
 func TestRestrict(t *testing.T) {
+	live := swarm.Service{Spec: swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{
+		Image:   "app:1",
+		Secrets: []*swarm.SecretReference{{SecretName: "s_pw.0123456789ab", SecretID: "old"}, {SecretName: "other", SecretID: "o"}},
+	}}}}
 	p := &Plan{
-		Services: []ServiceChange{{Name: "s_a", Action: Update}, {Name: "s_b", Action: Update}, {Name: "s_c", Action: Unchanged}},
-		Versions: []VersionChange{{Kind: "secret", Name: "x.1", Action: Create}},
+		Services: []ServiceChange{
+			{Name: "s_a", Action: Update, live: &live, Diff: []FieldDiff{{Path: "TaskTemplate.ContainerSpec.Image", From: "app:1", To: "app:2"}}},
+			{Name: "s_b", Action: Update},
+			{Name: "s_c", Action: Unchanged},
+		},
+		Versions: []VersionChange{{Kind: "secret", Name: "x.1", Action: Create}, {Kind: "secret", Name: "s_pw.ba9876543210", Action: Create}},
 	}
-	restrict(p, []string{"s_a"})
+	restrict(p, []string{"s_a"}, map[string]string{"s_pw": "s_pw.ba9876543210"})
 	if len(p.Services) != 1 || p.Services[0].Name != "s_a" {
-		t.Errorf("services %v", p.Services)
+		t.Fatalf("services %v", p.Services)
 	}
-	if p.Versions[0].Action != Unchanged {
-		t.Error("a version no kept service uses is still created")
+	spec := p.Services[0].spec
+	if spec.TaskTemplate.ContainerSpec.Image != "app:1" {
+		t.Error("the rotation ships the image change too")
 	}
-	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "s_b has other pending changes") {
+	if r := spec.TaskTemplate.ContainerSpec.Secrets[0]; r.SecretName != "s_pw.ba9876543210" || r.SecretID != placeholder+"s_pw.ba9876543210" {
+		t.Errorf("rotated reference %+v", r)
+	}
+	if r := spec.TaskTemplate.ContainerSpec.Secrets[1]; r.SecretName != "other" {
+		t.Errorf("another reference changed: %+v", r)
+	}
+	if p.Versions[0].Action != Unchanged || p.Versions[1].Action != Create {
+		t.Errorf("versions %+v: only the new version is created", p.Versions)
+	}
+	all := strings.Join(p.Warnings, "\n")
+	if !strings.Contains(all, "s_b has other pending changes") || !strings.Contains(all, "s_a has other pending changes (TaskTemplate.ContainerSpec.Image)") {
 		t.Errorf("warnings %v", p.Warnings)
 	}
 }

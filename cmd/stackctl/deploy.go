@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,6 +70,11 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 	}
 	gh := report{command: opts.command, stack: opts.load.Stack, dryRun: opts.deploy.DryRun, files: opts.load.Files}
 	defer reportTo(d, opts.output.format, &gh, &err)
+	// What -c - reads is kept, for a deploy that reads its inputs again.
+	var stdin bytes.Buffer
+	if opts.load.Stdin != nil {
+		opts.load.Stdin = io.TeeReader(opts.load.Stdin, &stdin)
+	}
 	desired, err := prepare(ctx, d, opts.load, opts.output.quiet)
 	if err != nil {
 		return err
@@ -76,6 +83,15 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 	eng, err := d.engine(ctx)
 	if err != nil {
 		return err
+	}
+	opts.deploy.Reload = func(ctx context.Context) (*rotate.Desired, error) {
+		load := opts.load
+		load.Stdin = bytes.NewReader(stdin.Bytes()) // -c - is what it was
+		again, err := rotate.Prepare(ctx, load)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return again, nil
 	}
 	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d, opts.output.quiet))
 	gh.result = res
