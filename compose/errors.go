@@ -99,7 +99,9 @@ func explain(msg string, files []rawFile) string {
 		return fmt.Sprintf("%s: invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", m[1], m[2])
 	}
 	if m := castErr.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s: %s", m[1], valueHint(m[2]))
+		// The value came from interpolation, maybe from a variable that
+		// holds a secret: say what is wrong with it, never what it is.
+		return fmt.Sprintf("%s: the interpolated value %s", m[1], unquoted(valueHint(m[2])))
 	}
 	if m := decodeErr.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("%s: %s", servicePath(files, m[1]), valueHint(oneLine(m[2])))
@@ -237,6 +239,23 @@ var (
 	parseDuration = regexp.MustCompile(`time: (?:invalid duration|unknown unit|missing unit)`)
 	parseSize     = regexp.MustCompile(`invalid size: '([^']*)'`)
 )
+
+// unquoted drops a leading quoted value from a hint: `"x" is not a whole
+// number: ...` becomes `is not a whole number: ...`.
+func unquoted(hint string) string {
+	if strings.HasPrefix(hint, `"`) {
+		if i := strings.Index(hint[1:], `" `); i >= 0 {
+			return hint[i+3:]
+		}
+	}
+	if parseBool.MatchString(hint) {
+		return "is not a boolean: write true or false"
+	}
+	return "cannot be read as the type this key needs"
+}
+
+// docker's loader: "invalid boolean: VALUE"
+var parseBool = regexp.MustCompile(`^invalid boolean: `)
 
 // valueHint says what a malformed value should look like.
 func valueHint(msg string) string {

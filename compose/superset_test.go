@@ -146,3 +146,31 @@ func TestSuperset(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorsQuoteNoValue: a value from the environment or an env file never
+// reaches an error, whatever upstream parser failed on it.
+func TestErrorsQuoteNoValue(t *testing.T) {
+	const canary = "CANARY-env-err-77f1"
+	tests := []struct {
+		name  string
+		files map[string]string
+		env   []string
+		want  string
+	}{
+		{"unclosed quote in .env", map[string]string{"compose.yml": "services:\n  web: {image: x}\n", ".env": "A=1\nPW=\"" + canary + "\nB=2\n"}, []string{}, ".env"},
+		{"interpolated number", map[string]string{"compose.yml": "services:\n  web: {image: x, deploy: {replicas: \"${PW}\"}}\n"}, []string{"PW=" + canary}, "services.web.deploy.replicas"},
+		{"interpolated boolean", map[string]string{"compose.yml": "services:\n  web: {image: x, read_only: \"${PW}\"}\n"}, []string{"PW=" + canary}, "services.web.read_only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			_, err := Load(context.Background(), Options{Files: []string{filepath.Join(dir, "compose.yml")}, Env: tt.env, Stack: "st"})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Fatalf("the error quotes the value: %v", err)
+			}
+		})
+	}
+}

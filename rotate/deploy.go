@@ -28,6 +28,10 @@ type DeployOptions struct {
 	// never writes what another writer changed meanwhile (a rotation's
 	// new value, above all) back to what it read before.
 	Reload func(context.Context) (*Desired, error)
+
+	// lock is the stack's lock while apply runs: checked after the wait,
+	// so that a deploy whose lock was taken reports it and prunes nothing.
+	lock *Lock
 }
 
 // Result is what a deploy did, for text and JSON output.
@@ -89,6 +93,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 	for _, w := range res.Plan.Warnings {
 		report.Printf("warning: %s", w)
 	}
+	opts.lock = lock
 	applied, err := apply(ctx, eng, d, res.Plan, opts, report)
 	applied.Duration = time.Since(start)
 	return applied, err
@@ -158,6 +163,9 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 		return res, err
 	}
 	res.Outcomes, err = Wait(ctx, eng, append(rollouts, inProgress(p)...), opts.Wait, report)
+	if lerr := opts.lock.Check(ctx); lerr != nil {
+		return res, lerr // what converged may be another writer's spec
+	}
 	if err != nil {
 		return res, err
 	}

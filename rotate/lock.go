@@ -177,6 +177,31 @@ func (l *Lock) refresh(ctx context.Context, spec swarm.ConfigSpec) {
 	}
 }
 
+// ErrLockLost: another command took the lock while this one held it.
+var ErrLockLost = errors.New("the lock was taken from this command while it ran")
+
+// Check fails with ErrLockLost when the lock is no longer this command's
+// (another stackctl removed it with --force-unlock, or took it over as
+// stale): the rollout this command waited for may have been replaced by
+// the other's.
+func (l *Lock) Check(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	cur, found, err := currentLock(context.WithoutCancel(ctx), l.eng, l.Stack)
+	if err != nil {
+		return err
+	}
+	if found && cur.ID == l.id {
+		return nil
+	}
+	holder := "nobody"
+	if found {
+		holder = strconv.Quote(cur.Spec.Labels[LabelHolder])
+	}
+	return fmt.Errorf("stack %s: %w (now held by %s): what it sent may have been replaced by another writer, and nothing was pruned: check the stack with stackctl plan, and deploy again", l.Stack, ErrLockLost, holder)
+}
+
 // Release gives the lock up. It runs even when ctx is cancelled, so that an
 // interrupted deploy does not leave its lock behind.
 func (l *Lock) Release(ctx context.Context) error {
@@ -187,6 +212,9 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.done.Wait()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if err := l.Check(ctx); errors.Is(err, ErrLockLost) {
+		return err // by ID, the remove below would remove nothing of the other's
+	}
 	if err := l.eng.ConfigRemove(ctx, l.id); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("release the lock of %s: %w: remove it with docker config rm %s", l.Stack, err, LockName(l.Stack))
 	}
@@ -199,6 +227,9 @@ func (l *Lock) Release(ctx context.Context) error {
 // (with --force-unlock if the lock could not be released) picks up.
 func (l *Lock) ReleaseInto(ctx context.Context, errp *error) {
 	rerr := l.Release(ctx)
+	if errors.Is(rerr, ErrLockLost) && errors.Is(*errp, ErrLockLost) {
+		return // said once
+	}
 	if !client.IsErrConnectionFailed(*errp) && !client.IsErrConnectionFailed(rerr) {
 		*errp = errors.Join(*errp, rerr)
 		return

@@ -241,3 +241,36 @@ func TestLockNameFitsSwarm(t *testing.T) {
 		t.Errorf("LockName of a 61-character stack = %q (%d characters), of another = %q", n, len(n), LockName(other))
 	}
 }
+
+// TestLockLost: a command whose lock another took (--force-unlock) says so
+// when it checks and when it releases, and removes nothing of the other's.
+func TestLockLost(t *testing.T) {
+	s := newConfigStore()
+	ctx := context.Background()
+	mine, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "first"}, &printed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mine.Check(ctx); err != nil {
+		t.Fatalf("check of a held lock: %v", err)
+	}
+	theirs, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "second", Force: true}, &printed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mine.Check(ctx)
+	if !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), `now held by "second"`) {
+		t.Fatalf("check after --force-unlock by another: %v", err)
+	}
+	var cmdErr error = err
+	mine.ReleaseInto(ctx, &cmdErr)
+	if strings.Count(cmdErr.Error(), ErrLockLost.Error()) != 1 {
+		t.Errorf("the loss is said %d times: %v", strings.Count(cmdErr.Error(), ErrLockLost.Error()), cmdErr)
+	}
+	if _, found, _ := currentLock(ctx, s, "shop"); !found {
+		t.Error("releasing the lost lock removed the other's")
+	}
+	if err := theirs.Release(ctx); err != nil {
+		t.Error(err)
+	}
+}

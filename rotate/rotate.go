@@ -212,6 +212,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 				return res, err
 			}
 			defer lock.ReleaseInto(ctx, &err)
+			opts.Deploy.lock = lock
 		}
 		if plan, err = MakePlanFor(ctx, eng, d, opts.Deploy.Keep); err != nil {
 			return res, err

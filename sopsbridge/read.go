@@ -76,19 +76,37 @@ func NewReader() *Reader {
 	return &Reader{files: map[string]*decrypted{}}
 }
 
-// ReadAll reads every source and reports all failures at once.
+// ReadAll reads every source and reports all failures at once, each cause
+// once: a file that cannot be decrypted is one error naming every secret
+// and config that reads it.
 func (r *Reader) ReadAll(ctx context.Context, srcs []compose.Source) ([]Value, error) {
 	vals := make([]Value, 0, len(srcs))
 	var errs []error
+	byFile := map[string]*Error{} // file-wide failures, by file and kind
 	for _, s := range srcs {
 		v, err := r.Read(ctx, s)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && fileWide(e.Kind) {
+				key := e.File + "\x00" + e.Kind.Error()
+				if first, ok := byFile[key]; ok {
+					first.Ref += ", " + e.Ref
+					continue
+				}
+				e.Path = "" // the file fails, whichever key is read
+				byFile[key] = e
+			}
 			errs = append(errs, err)
 			continue
 		}
 		vals = append(vals, v)
 	}
 	return vals, errors.Join(errs...)
+}
+
+// fileWide are the failures of a whole file, the same for every key read.
+func fileWide(kind error) bool {
+	return kind == ErrNoKey || kind == ErrTampered || kind == ErrMalformed
 }
 
 // Read returns the value of one source, validated against swarm's limits.
@@ -319,6 +337,10 @@ func extract(d *decrypted, path []string) (data []byte, err error) {
 	case sops.TreeBranch, []any:
 		return nil, &Error{Kind: ErrKeyNotFound, Detail: "it selects a mapping or list, not a value",
 			Hint: "name one value inside it"}
+	}
+	if node == nil {
+		return nil, &Error{Kind: ErrKeyNotFound, Detail: "it selects an empty value (null)",
+			Hint: "give it a value with `sops set`, or point x-sops key: at another"}
 	}
 	if err := encryptedLeaf(d.encrypted, path); err != nil {
 		return nil, err

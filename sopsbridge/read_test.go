@@ -227,3 +227,16 @@ func TestReadRefusesClearValues(t *testing.T) {
 		t.Fatalf("a plain file mentioning the marker: %q, %v", v.Data, err)
 	}
 }
+
+// TestReadAllOneMessagePerCause: a file nobody can decrypt, read by two
+// secrets, is one error naming both.
+func TestReadAllOneMessagePerCause(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	a := fileSource(fixture("foreign.enc.yaml"), path("password"))
+	b := a
+	b.Key, b.Name = "t", "st_t"
+	_, err := NewReader().ReadAll(context.Background(), []compose.Source{a, b})
+	if err == nil || strings.Count(err.Error(), "no usable key") != 1 || !strings.Contains(err.Error(), "secret s, secret t") {
+		t.Fatalf("err = %v, want one error naming both secrets", err)
+	}
+}
