@@ -35,6 +35,18 @@ type Value struct {
 	// file's data key, so only holders of a decryption key can link a
 	// version name to a value. Nil for plain sources.
 	NameKey []byte
+	// Digest is the SHA-256 of the file as read, for a file source: a
+	// writer that waited can tell whether another changed it meanwhile.
+	Digest [32]byte
+}
+
+// FileDigest is the SHA-256 of a file, as Value.Digest has it.
+func FileDigest(file string) ([32]byte, error) {
+	raw, e := readFile(file)
+	if e != nil {
+		return [32]byte{}, e
+	}
+	return sha256.Sum256(raw), nil
 }
 
 // Encrypted reports whether the value came from a SOPS file.
@@ -91,9 +103,9 @@ func (r *Reader) ReadAll(ctx context.Context, srcs []compose.Source) ([]Value, e
 				key := e.File + "\x00" + e.Kind.Error()
 				if first, ok := byFile[key]; ok {
 					first.Ref += ", " + e.Ref
+					first.Path = "" // the file fails, whichever key is read
 					continue
 				}
-				e.Path = "" // the file fails, whichever key is read
 				byFile[key] = e
 			}
 			errs = append(errs, err)
@@ -150,7 +162,7 @@ func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 			return Value{}, &Error{Ref: s.Ref(), File: s.File, Kind: ErrNotEncrypted,
 				Hint: "x-sops promises an encrypted file: encrypt it with `sops encrypt -i " + s.File + "`, or remove x-sops"}
 		}
-		return Value{Source: s, Data: raw}, nil
+		return Value{Source: s, Data: raw, Digest: sha256.Sum256(raw)}, nil
 	}
 	ref := s.SOPS
 	if ref == nil {
@@ -170,7 +182,7 @@ func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 		}
 		return Value{}, err
 	}
-	return Value{Source: s, Data: data, NameKey: d.nameKey}, nil
+	return Value{Source: s, Data: data, NameKey: d.nameKey, Digest: sha256.Sum256(raw)}, nil
 }
 
 // IsBinary says whether sops reads file as a binary file: format, or the
