@@ -216,7 +216,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 			if lock.Waited {
 				// Another writer went first: it may have rotated this very
 				// value. Writing over it would lose that value.
-				if now, err := sopsbridge.FileDigest(src.File); err != nil || now != cur.Digest {
+				if now, err := sopsbridge.FileDigest(ctx, src.File); err != nil || now != cur.Digest {
 					return res, fmt.Errorf("%s changed while this rotation waited for the lock (another writer went first): nothing was written: run the rotation again", src.File)
 				}
 			}

@@ -41,8 +41,8 @@ type Value struct {
 }
 
 // FileDigest is the SHA-256 of a file, as Value.Digest has it.
-func FileDigest(file string) ([32]byte, error) {
-	raw, e := readFile(file)
+func FileDigest(ctx context.Context, file string) ([32]byte, error) {
+	raw, e := readFile(ctx, file)
 	if e != nil {
 		return [32]byte{}, e
 	}
@@ -149,7 +149,7 @@ func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 	if s.Origin != compose.FromFile {
 		return Value{Source: s, Data: s.Inline}, nil
 	}
-	raw, e := readFile(s.File)
+	raw, e := readFile(ctx, s.File)
 	if e != nil {
 		e.Ref = s.Ref()
 		if e.Hint == "" {
@@ -192,19 +192,15 @@ func IsBinary(file, format string) bool {
 }
 
 // readFile reads a whole file of at most maxFileSize bytes.
-func readFile(file string) ([]byte, *Error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
-	}
-	if len(raw) > maxFileSize {
+func readFile(ctx context.Context, file string) ([]byte, *Error) {
+	// A FIFO's open blocks until a writer comes: Ctrl-C still stops it.
+	raw, err := compose.ReadInput(ctx, func() (io.ReadCloser, error) { return os.Open(file) }, maxFileSize)
+	if errors.Is(err, compose.ErrTooLarge) {
 		return nil, &Error{File: file, Kind: ErrInvalid, Detail: fmt.Sprintf("the file has more than %d MiB", maxFileSize>>20),
 			Hint: "point file: at the secret or config itself; swarm takes values of at most 1000 KiB"}
+	}
+	if err != nil {
+		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
 	}
 	return raw, nil
 }

@@ -28,7 +28,7 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 			err = &Error{File: file, Kind: ErrMalformed, Detail: fmt.Sprintf("sops failed on it (%v)", p)}
 		}
 	}()
-	raw, rerr := readFile(file)
+	raw, rerr := readFile(context.Background(), file)
 	if rerr != nil {
 		return rerr
 	}

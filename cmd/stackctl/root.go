@@ -84,8 +84,24 @@ func run(args []string, d *deps) int {
 		fmt.Fprintf(d.stderr, "error: cannot turn core dumps off (prctl PR_SET_DUMPABLE): %v\n", err)
 		return exitFailure
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM cancels ctx: a read in progress stops, a
+	// rollout stops being waited for, the lock is released. A second one
+	// ends the process at once, whatever it was blocked in.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		cancel()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(d.stderr, "error: interrupted twice: stopping now")
+			os.Exit(exitFailure)
+		}
+	}()
 	root := newRootCmd(d)
 	root.SetArgs(args)
 	// cobra checks the command and its arguments before PersistentPreRun:

@@ -63,3 +63,37 @@ func TestInterruptWhileReading(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondSignalStopsAtOnce: where stackctl is blocked in what no
+// context reaches (docker's loader reading an env_file that is a FIFO),
+// the second signal ends it.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "app.env"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte("services:\n  web: {image: x, env_file: ./app.env}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(stackctlBin, "render", "-c", filepath.Join(dir, "compose.yml"), "st")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted twice") {
+			t.Errorf("exit %d, stderr %q", cmd.ProcessState.ExitCode(), errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still running 10s after two signals")
+	}
+}
