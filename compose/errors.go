@@ -104,7 +104,8 @@ func explain(msg string, files []rawFile) string {
 		return fmt.Sprintf("%s: the interpolated value %s", m[1], unquoted(valueHint(m[2])))
 	}
 	if m := decodeErr.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s: %s", servicePath(files, m[1]), valueHint(oneLine(m[2])))
+		// The value may have come from a variable: it is described, not quoted.
+		return fmt.Sprintf("%s: the value %s", servicePath(files, m[1]), unquoted(valueHint(oneLine(m[2]))))
 	}
 	if m := wantType.FindStringSubmatch(msg); m != nil {
 		if strings.HasSuffix(m[1], ".mode") && (m[2] == "number" || m[2] == "integer") {
@@ -199,6 +200,17 @@ func explainInterpolation(err error) error {
 	return err
 }
 
+// explainContentInterpolation is explainInterpolation for content:, whose
+// text is the value itself: it is not quoted.
+func explainContentInterpolation(err error) error {
+	var ite *template.InvalidTemplateError
+	if errors.As(err, &ite) && strings.HasPrefix(ite.Template, "required variable ") {
+		name, _, _ := strings.Cut(strings.TrimPrefix(ite.Template, "required variable "), " ")
+		return fmt.Errorf("required variable %s is not set: set it in the environment, .env or an --env-file", name)
+	}
+	return errors.New("invalid interpolation (the text is not shown: it is the value): close every ${ like ${VAR}, or write a literal $ as $$")
+}
+
 // envFileError reports an env file that cannot be read. compose-go's
 // parser quotes the line it failed on, which may hold a value: only the
 // file, the line number and the kind of mistake are kept.
@@ -247,6 +259,12 @@ func unquoted(hint string) string {
 		if i := strings.Index(hint[1:], `" `); i >= 0 {
 			return hint[i+3:]
 		}
+	}
+	if strings.HasPrefix(hint, "invalid size ") {
+		return "is not a size: write one like 512M or 2G"
+	}
+	if m := parseDuration.FindStringIndex(hint); m != nil {
+		return "is not a duration: write one like 10s, 1m30s or 2h"
 	}
 	if parseBool.MatchString(hint) {
 		return "is not a boolean: write true or false"

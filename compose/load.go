@@ -303,6 +303,14 @@ func environment(opts Options, workDir string) (map[string]string, []string, err
 	if err != nil {
 		return nil, nil, envFileError(opts, workDir, err)
 	}
+	// sops' own variables (SOPS_AGE_KEY holds a private key) are not for
+	// interpolation: `environment: [SOPS_AGE_KEY]` must not ship the key
+	// into a service, nor a plan print it.
+	for k := range po.Environment {
+		if strings.HasPrefix(k, "SOPS_") {
+			delete(po.Environment, k)
+		}
+	}
 	proc := map[string]bool{}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

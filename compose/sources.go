@@ -92,6 +92,15 @@ func (p *Project) Sources(skipNoValue bool) ([]Source, []string, error) {
 	add := func(kind Kind, objs map[string]composetypes.FileObjectConfig) {
 		for _, key := range SortedKeys(objs) {
 			obj := objs[key]
+			x := p.extras[kind][key]
+			if (obj.External.External || obj.Driver != "") && (x.Environment != "" || x.HasContent) {
+				what := "external: true"
+				if obj.Driver != "" {
+					what = "driver:"
+				}
+				errs = append(errs, fmt.Sprintf("%ss.%s: %s and a value (environment: or content:): keep one", kind, key, what))
+				continue
+			}
 			if obj.External.External {
 				continue
 			}
@@ -144,6 +153,10 @@ func (p *Project) swarmName(key, name string) string {
 func (p *Project) source(kind Kind, key string, obj composetypes.FileObjectConfig, x objectExtra) (Source, error) {
 	s := Source{Kind: kind, Key: key, Name: p.swarmName(key, obj.Name), Labels: obj.Labels, TemplateDriver: obj.TemplateDriver}
 	where := fmt.Sprintf("%ss.%s", kind, key)
+	hasFile := obj.File != "" && obj.File != p.WorkingDir
+	if n := btoi(hasFile) + btoi(x.Environment != "") + btoi(x.HasContent); n > 1 {
+		return s, fmt.Errorf("%s: more than one value (file:, environment:, content:): keep one", where)
+	}
 	switch {
 	case x.Environment != "":
 		v, ok := p.Environment[x.Environment]
@@ -286,4 +299,11 @@ func configObjects(m map[string]composetypes.ConfigObjConfig) map[string]compose
 		out[k] = composetypes.FileObjectConfig(v)
 	}
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

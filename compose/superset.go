@@ -133,9 +133,25 @@ func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*s
 					if !ok {
 						return nil, fmt.Errorf("%s: %s.content: must be a string", f.name, path)
 					}
-					c, err := subst(f, path+".content", str)
+					// The text is a value: an error or a warning names the
+					// key and the variables, never the text.
+					var unset []string
+					c, err := template.Substitute(str, func(k string) (string, bool) {
+						v, ok := env[k]
+						if !ok && !hasFallback(str, k) {
+							unset = append(unset, k)
+						}
+						return v, ok
+					})
 					if err != nil {
-						return nil, err
+						return nil, fmt.Errorf("%s: %s.content: %w", f.name, path, explainContentInterpolation(err))
+					}
+					switch {
+					case len(unset) == 0:
+					case kind == Secret: // a name in a secret's text may be part of the secret
+						s.warnings = append(s.warnings, fmt.Sprintf("%s.content: a variable it refers to is not set, so that part of the value is empty: set it, or write a literal $ as $$", path))
+					default:
+						s.warnings = append(s.warnings, fmt.Sprintf("%s.content: $%s not set, so left out of the value: set it, or write a literal $ as $$", path, strings.Join(slices.Compact(slices.Sorted(slices.Values(unset))), ", $")))
 					}
 					x.Content, x.HasContent = c, true
 				}
@@ -165,6 +181,16 @@ func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*s
 
 	reconcileVersions(files)
 	return s, nil
+}
+
+// hasFallback: every use of name in text says what to do when it is
+// unset (${NAME:-x}, ${NAME-x}, ${NAME:?msg}, ${NAME:+x} ...).
+func hasFallback(text, name string) bool {
+	uses := strings.Count(text, "${"+name+"}") + strings.Count(text, "$"+name)
+	for _, op := range []string{":-", "-", ":?", "?", ":+", "+"} {
+		uses -= strings.Count(text, "${"+name+op)
+	}
+	return uses <= 0
 }
 
 func toList(keys []string) []any {

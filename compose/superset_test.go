@@ -159,6 +159,7 @@ func TestErrorsQuoteNoValue(t *testing.T) {
 	}{
 		{"unclosed quote in .env", map[string]string{"compose.yml": "services:\n  web: {image: x}\n", ".env": "A=1\nPW=\"" + canary + "\nB=2\n"}, []string{}, ".env"},
 		{"interpolated number", map[string]string{"compose.yml": "services:\n  web: {image: x, deploy: {replicas: \"${PW}\"}}\n"}, []string{"PW=" + canary}, "services.web.deploy.replicas"},
+		{"bad interpolation in a secret's content", map[string]string{"compose.yml": "services:\n  web: {image: x, secrets: [pw]}\nsecrets:\n  pw: {content: \"" + canary + "${oops\"}\n"}, []string{}, "secrets.pw.content"},
 		{"interpolated boolean", map[string]string{"compose.yml": "services:\n  web: {image: x, read_only: \"${PW}\"}\n"}, []string{"PW=" + canary}, "services.web.read_only"},
 	}
 	for _, tt := range tests {
@@ -172,5 +173,37 @@ func TestErrorsQuoteNoValue(t *testing.T) {
 				t.Fatalf("the error quotes the value: %v", err)
 			}
 		})
+	}
+}
+
+// TestContentWithUnsetVariable: a secret's content that refers to an unset
+// variable is warned about without quoting any of it.
+func TestContentWithUnsetVariable(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"compose.yml": "services:\n  web: {image: x, secrets: [pw]}\nsecrets:\n  pw: {content: \"p4$sword!${SET}${DEF:-d}\"}\n"})
+	p, err := Load(context.Background(), Options{Files: []string{filepath.Join(dir, "compose.yml")}, Env: []string{"SET=1"}, Stack: "st"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(p.Warnings, "\n")
+	if strings.Count(all, "secrets.pw.content: a variable it refers to is not set") != 1 || strings.Contains(all, "sword") {
+		t.Errorf("warnings: %s", all)
+	}
+}
+
+// TestSopsVariablesNotInterpolated: sops' own variables (a private key) never
+// reach a service, whatever the compose file asks for.
+func TestSopsVariablesNotInterpolated(t *testing.T) {
+	const key = "AGE-SECRET-KEY-CANARY"
+	dir := writeFiles(t, map[string]string{"compose.yml": "services:\n  web:\n    image: x\n    environment: [SOPS_AGE_KEY]\n    labels: {k: \"${SOPS_AGE_KEY:-none}\"}\n"})
+	p, err := Load(context.Background(), Options{Files: []string{filepath.Join(dir, "compose.yml")}, Env: []string{"SOPS_AGE_KEY=" + key}, Stack: "st"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), key) {
+		t.Fatalf("the key reached the stack:\n%s", out)
 	}
 }

@@ -86,6 +86,9 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 		if d, err = opts.Reload(ctx); err != nil {
 			return res, err
 		}
+		if d.Project.Stack != lock.Stack {
+			return res, fmt.Errorf("the compose files now name stack %s, not %s, which this deploy locked: nothing was written: run it again", d.Project.Stack, lock.Stack)
+		}
 	}
 	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
 		return res, err
@@ -101,14 +104,20 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 
 // MakePlanFor reads the engine and plans the deploy of d. It writes nothing.
 func MakePlanFor(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, error) {
+	p, _, err := planAndState(ctx, eng, d, keep)
+	return p, err
+}
+
+func planAndState(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, *State, error) {
 	state, err := Observe(ctx, eng, d.Project.Stack)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkDrivers(ctx, eng, d, state); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return MakePlan(d, state, keep)
+	p, err := MakePlan(d, state, keep)
+	return p, state, err
 }
 
 // checkDrivers fails, before any write, when a secret the plan would

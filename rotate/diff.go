@@ -113,8 +113,31 @@ func diffJSON(path string, a, b any, out *[]FieldDiff) {
 		return
 	}
 	if !equalJSON(a, b) {
+		if strings.HasPrefix(path, "TaskTemplate.ContainerSpec.Env") {
+			// Environment values are often credentials: a plan (a pull
+			// request's, say) names the variables, not their values.
+			a, b = maskEnv(a), maskEnv(b)
+		}
 		*out = append(*out, FieldDiff{Path: path, From: a, To: b})
 	}
+}
+
+// maskEnv keeps the names of KEY=value entries and hides the values.
+func maskEnv(v any) any {
+	switch v := v.(type) {
+	case string:
+		if k, _, ok := strings.Cut(v, "="); ok {
+			return k + "=(hidden)"
+		}
+		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = maskEnv(e)
+		}
+		return out
+	}
+	return v
 }
 
 func join(path, key string) string {

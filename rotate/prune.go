@@ -29,11 +29,11 @@ func PruneStack(ctx context.Context, eng Engine, stack string, opts PruneOptions
 		return nil, err
 	}
 	if !opts.DryRun {
-		l, err := AcquireLock(ctx, eng, stack, lock, report)
-		if err != nil {
+		var l *Lock
+		if l, err = AcquireLock(ctx, eng, stack, lock, report); err != nil {
 			return nil, err
 		}
-		defer l.ReleaseInto(ctx, &err)
+		defer l.ReleaseInto(ctx, &err) // err: the function's, so a failed release is reported
 	}
 	return Prune(ctx, eng, stack, opts, report)
 }

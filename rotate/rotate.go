@@ -167,6 +167,8 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
 	}
+	// What the file was when it was read, before cur is replaced below.
+	readDigest := cur.Digest
 	// Every secret that reads the same value (same file and key) changes
 	// with it: all of them roll out, or some services keep the old value.
 	rotated := map[string]string{} // swarm name -> new version
@@ -175,7 +177,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := NameVersion(d.Project.Stack, sopsbridge.Value{Source: v.Source, Data: opts.Value, NameKey: v.NameKey})
+		nv := NameVersion(d.Project.Stack, sopsbridge.Value{Source: v.Source, Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
 		if v.Source.Key != opts.Secret {
 			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
 			res.Also = append(res.Also, v.Source.Key)
@@ -207,24 +209,24 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		}
 		if !opts.DryRun {
 			// Held from before the file is written until the rollout is done.
-			lock, err := AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report)
-			if err != nil {
+			var lock *Lock
+			if lock, err = AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report); err != nil {
 				return res, err
 			}
 			defer lock.ReleaseInto(ctx, &err)
 			opts.Deploy.lock = lock
-			if lock.Waited {
-				// Another writer went first: it may have rotated this very
-				// value. Writing over it would lose that value.
-				if now, err := sopsbridge.FileDigest(ctx, src.File); err != nil || now != cur.Digest {
-					return res, fmt.Errorf("%s changed while this rotation waited for the lock (another writer went first): nothing was written: run the rotation again", src.File)
-				}
+			// Another writer may have gone first (it held the lock, or a
+			// rotation it ran was killed after its write): writing over
+			// its value would lose it.
+			if now, derr := sopsbridge.FileDigest(ctx, src.File); derr != nil || now != readDigest {
+				return res, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", src.File)
 			}
 		}
-		if plan, err = MakePlanFor(ctx, eng, d, opts.Deploy.Keep); err != nil {
+		var state *State
+		if plan, state, err = planAndState(ctx, eng, d, opts.Deploy.Keep); err != nil {
 			return res, err
 		}
-		restrict(plan, res.Services, rotated)
+		restrict(plan, res.Services, rotated, state)
 		for _, w := range plan.Warnings {
 			report.Printf("warning: %s", w)
 		}
@@ -273,7 +275,7 @@ func orWhole(key string) string {
 // with the references to the rotated secrets (swarm name -> new version)
 // swapped; whatever else the compose files would change in it is named
 // in a warning and left for `stackctl deploy`.
-func restrict(p *Plan, services []string, rotated map[string]string) {
+func restrict(p *Plan, services []string, rotated map[string]string, s *State) {
 	var kept []ServiceChange
 	need := map[string]bool{}
 	for _, sc := range p.Services {
@@ -287,7 +289,7 @@ func restrict(p *Plan, services []string, rotated map[string]string) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is not deployed: left for `stackctl deploy`, which creates it", sc.Name))
 			continue
 		}
-		spec, swapped := swapSecrets(sc.live.Spec, rotated)
+		spec, swapped := swapSecrets(sc.live.Spec, rotated, s)
 		var others []string
 		for _, d := range sc.Diff {
 			if !strings.HasPrefix(d.Path, "TaskTemplate.ContainerSpec.Secrets") {
@@ -301,11 +303,16 @@ func restrict(p *Plan, services []string, rotated map[string]string) {
 		if swapped {
 			sc.Action = Update
 			sc.Diff = DiffSpecs(sc.live.Spec, spec)
+		} else {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s does not mount a version of the rotated secret yet: left for `stackctl deploy`", sc.Name))
 		}
 		usedRefs(&sc.spec, need)
 		kept = append(kept, sc)
 	}
 	p.Services = kept
+	for i := range p.Networks {
+		p.Networks[i].Action = Unchanged // a rotation swaps secrets, nothing else
+	}
 	for i, v := range p.Versions {
 		if v.Action == Create && !need[string(v.Kind)+"/"+v.Name] {
 			p.Versions[i].Action = Unchanged
@@ -314,8 +321,11 @@ func restrict(p *Plan, services []string, rotated map[string]string) {
 }
 
 // swapSecrets copies a live spec with every reference to a version of a
-// rotated secret (<swarm name>.<hash>) pointing at its new version.
-func swapSecrets(live swarm.ServiceSpec, rotated map[string]string) (swarm.ServiceSpec, bool) {
+// rotated secret pointing at its new version. A version is a secret of
+// the stack that stackctl made for that swarm name (its labels say so),
+// never merely one whose name looks like <name>.<hash>: an external
+// secret named db.rootpassword is not a version of db.
+func swapSecrets(live swarm.ServiceSpec, rotated map[string]string, s *State) (swarm.ServiceSpec, bool) {
 	spec := deepCopy(live)
 	cs := spec.TaskTemplate.ContainerSpec
 	if cs == nil {
@@ -323,11 +333,11 @@ func swapSecrets(live swarm.ServiceSpec, rotated map[string]string) (swarm.Servi
 	}
 	swapped := false
 	for _, r := range cs.Secrets {
-		i := strings.LastIndex(r.SecretName, ".") // a swarm name may hold dots too
-		if i < 0 || len(r.SecretName)-i-1 != HashLen {
+		x, ok := s.Secrets[r.SecretName]
+		if !ok || x.Spec.Labels[LabelNamespace] != s.Stack {
 			continue
 		}
-		if to, ok := rotated[r.SecretName[:i]]; ok && r.SecretName != to {
+		if to, ok := rotated[x.Spec.Labels[LabelName]]; ok && r.SecretName != to {
 			r.SecretName, r.SecretID = to, placeholder+to
 			swapped = true
 		}

@@ -102,7 +102,13 @@ func TestRestrict(t *testing.T) {
 		},
 		Versions: []VersionChange{{Kind: "secret", Name: "x.1", Action: Create}, {Kind: "secret", Name: "s_pw.ba9876543210", Action: Create}},
 	}
-	restrict(p, []string{"s_a"}, map[string]string{"s_pw": "s_pw.ba9876543210"})
+	state := &State{Stack: "s", Secrets: map[string]swarm.Secret{
+		"s_pw.0123456789ab": {Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "s_pw.0123456789ab", Labels: map[string]string{LabelNamespace: "s", LabelName: "s_pw"}}}},
+		// An external secret whose name looks like a version of s_pw.
+		"s_pw.fedcba987654": {Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "s_pw.fedcba987654"}}},
+	}}
+	live.Spec.TaskTemplate.ContainerSpec.Secrets = append(live.Spec.TaskTemplate.ContainerSpec.Secrets, &swarm.SecretReference{SecretName: "s_pw.fedcba987654", SecretID: "ext"})
+	restrict(p, []string{"s_a"}, map[string]string{"s_pw": "s_pw.ba9876543210"}, state)
 	if len(p.Services) != 1 || p.Services[0].Name != "s_a" {
 		t.Fatalf("services %v", p.Services)
 	}
@@ -115,6 +121,9 @@ func TestRestrict(t *testing.T) {
 	}
 	if r := spec.TaskTemplate.ContainerSpec.Secrets[1]; r.SecretName != "other" {
 		t.Errorf("another reference changed: %+v", r)
+	}
+	if r := spec.TaskTemplate.ContainerSpec.Secrets[2]; r.SecretName != "s_pw.fedcba987654" {
+		t.Errorf("an external secret that looks like a version was swapped: %+v", r)
 	}
 	if p.Versions[0].Action != Unchanged || p.Versions[1].Action != Create {
 		t.Errorf("versions %+v: only the new version is created", p.Versions)

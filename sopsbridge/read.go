@@ -246,12 +246,12 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 	d.store = common.StoreForFormat(f, storesConfig(file))
 	tree, err := d.store.LoadEncryptedFile(raw)
 	if err != nil {
-		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")
+		return fail(ErrMalformed, parseFailure(err), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")
 	}
 	// LoadEncryptedFile has read raw once; a second tree keeps the
 	// ciphertexts, since Decrypt replaces them in place.
 	if d.encrypted, err = d.store.LoadEncryptedFile(raw); err != nil {
-		return fail(ErrMalformed, err.Error(), "check it with `sops decrypt "+file+"`")
+		return fail(ErrMalformed, parseFailure(err), "check it with `sops decrypt "+file+"`")
 	}
 	key, err := dataKey(ctx, &tree.Metadata)
 	if err != nil {
@@ -273,6 +273,21 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 	d.tree, d.nameKey = tree, nameKey
 	return d
 }
+
+// parseFailure describes why sops could not parse a file without its
+// parser's text, which quotes the input: a plain file that only looks
+// encrypted may hold a value in clear.
+func parseFailure(err error) string {
+	if errors.Is(err, sops.MetadataNotFound) {
+		return "sops metadata not found: it holds encrypted values but no sops metadata (a damaged SOPS file?)"
+	}
+	if m := lineNumber.FindStringSubmatch(err.Error()); m != nil {
+		return "sops cannot parse it (line " + m[1] + ")"
+	}
+	return "sops cannot parse it"
+}
+
+var lineNumber = regexp.MustCompile(`line (\d+)`)
 
 const keyHint = "give stackctl one of these keys: for age, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or ~/.config/sops/age/keys.txt; for PGP, the secret key in GNUPGHOME; for cloud KMS, that cloud's credentials"
 

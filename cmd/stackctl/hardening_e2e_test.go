@@ -169,3 +169,35 @@ func TestClearValueRefused(t *testing.T) {
 		t.Errorf("a refused deploy wrote %v", left)
 	}
 }
+
+// TestLockTakenMidRollout: a deploy whose lock another deploy takes with
+// --force-unlock while it waits for its rollout says so, exits 1 and
+// prunes nothing, instead of reporting the other's rollout as its own.
+func TestLockTakenMidRollout(t *testing.T) {
+	api := realEngine(t)
+	stack := newStack(t)
+	dir := writeDir(t, map[string]string{"compose.yml": slowStack, "s.txt": "one"})
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
+	writeInto(t, dir, map[string]string{"s.txt": "two"})
+	first := startStackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--timeout", "2m", stack)
+	waitForLock(t, api, stack)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(first.errb.String(), "rolling") && !strings.Contains(first.errb.String(), "updat") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first deploy never started its rollout:\n%s", first.errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	writeInto(t, dir, map[string]string{"s.txt": "three"})
+	second := stackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--force-unlock", "--timeout", "2m", stack)
+	if second.code != 0 {
+		t.Fatalf("deploy --force-unlock: exit %d\n%s", second.code, second.stderr)
+	}
+	r := first.wait(t)
+	if r.code != 1 || !strings.Contains(r.stderr, "the lock was taken from this command") {
+		t.Errorf("the deploy that lost its lock: exit %d, want 1 saying so:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "pruned") && !strings.Contains(r.stderr, "nothing was pruned") {
+		t.Errorf("the deploy that lost its lock pruned:\n%s", r.stderr)
+	}
+}
