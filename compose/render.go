@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -31,15 +32,11 @@ func (p *Project) Render() ([]byte, error) {
 	if versions.LessThan(cfg.Version, minRenderVersion) {
 		cfg.Version = minRenderVersion
 	}
-	var doc yaml.Node
-	if err := doc.Encode(&cfg); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
-	}
-	escapeDollars(&doc)
+	escaped := escapeDollars(reflect.ValueOf(&cfg)).Interface()
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(escaped); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -49,21 +46,59 @@ func (p *Project) Render() ([]byte, error) {
 // name: on networks, secrets and configs (docker/cli's config_schema_v3.5.json).
 const minRenderVersion = "3.5"
 
-// escapeDollars writes $ as $$ in every string value; keys are not
-// interpolated, so they stay as they are.
-func escapeDollars(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, c := range n.Content {
-			escapeDollars(c)
+// escapeDollars copies v with $ written $$ in every string value; map keys
+// and field names are not interpolated, so they stay as they are. It
+// walks the typed config once, so that one encoding pass renders it.
+func escapeDollars(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.String:
+		if !strings.Contains(v.String(), "$") {
+			return v
 		}
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			escapeDollars(n.Content[i])
+		out := reflect.New(v.Type()).Elem()
+		out.SetString(strings.ReplaceAll(v.String(), "$", "$$"))
+		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
 		}
-	case yaml.ScalarNode:
-		if n.Tag == "!!str" && strings.Contains(n.Value, "$") {
-			n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+		out := reflect.New(v.Type().Elem())
+		out.Elem().Set(escapeDollars(v.Elem()))
+		return out
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
 		}
+		out := reflect.New(v.Type()).Elem()
+		out.Set(escapeDollars(v.Elem()))
+		return out
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v) // unexported fields as they are
+		for i := 0; i < v.NumField(); i++ {
+			if out.Field(i).CanSet() {
+				out.Field(i).Set(escapeDollars(v.Field(i)))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(escapeDollars(v.Index(i)))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), escapeDollars(it.Value()))
+		}
+		return out
 	}
+	return v
 }
