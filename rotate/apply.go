@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -99,7 +101,46 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 		}()
 	}
 	wg.Wait()
-	return rollouts, errors.Join(errs...)
+	if len(errs) == 0 {
+		return rollouts, nil
+	}
+	err := errors.Join(errs...)
+	if len(rollouts) == 0 || ctx.Err() != nil || client.IsErrConnectionFailed(err) {
+		// Interrupted, or the engine is out of reach: a re-run picks up.
+		return rollouts, err
+	}
+	// The engine refused part of the deploy: put back the services it
+	// took, so that no stack is left half on the old spec, half on the new.
+	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
+}
+
+// undo puts back the services an apply changed: a created one is removed,
+// an updated one rolled back to its previous spec.
+func undo(ctx context.Context, eng Engine, rollouts []Rollout, report Reporter) error {
+	var failed, names []string
+	for _, r := range rollouts {
+		names = append(names, r.Name)
+		if r.Created {
+			report.Printf("removing service %s, which this deploy created", r.Name)
+			if err := eng.ServiceRemove(ctx, r.ID); err != nil {
+				failed = append(failed, fmt.Sprintf("remove %s: %v", r.Name, err))
+			}
+			continue
+		}
+		report.Printf("rolling back service %s", r.Name)
+		svc, _, err := eng.ServiceInspectWithRaw(ctx, r.ID, swarm.ServiceInspectOptions{})
+		if err == nil {
+			_, err = eng.ServiceUpdate(ctx, r.ID, svc.Version, svc.Spec, swarm.ServiceUpdateOptions{Rollback: "previous"})
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("roll back %s: %v", r.Name, err))
+		}
+	}
+	sort.Strings(names)
+	if len(failed) > 0 {
+		return fmt.Errorf("the engine refused part of the deploy, and putting back the services it took failed (%s): run stackctl deploy again once the cause is fixed", strings.Join(failed, "; "))
+	}
+	return fmt.Errorf("the engine refused part of the deploy, so the services it took were put back (%s): nothing of this deploy is live but its new versions, which the next deploy reuses or prunes", strings.Join(names, ", "))
 }
 
 func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (string, error) {

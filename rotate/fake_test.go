@@ -20,6 +20,7 @@ type fakeEngine struct {
 	secretCreate  func(swarm.SecretSpec) (swarm.SecretCreateResponse, error)
 	secretList    func(swarm.SecretListOptions) ([]swarm.Secret, error)
 	serviceUpdate func(id string, v swarm.Version) error
+	updateOpts    []swarm.ServiceUpdateOptions
 	serviceCreate func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error)
 	inspect       func(id string) (swarm.Service, error)
 	tasks         func(id string) ([]swarm.Task, error)
@@ -87,9 +88,17 @@ func (f *fakeEngine) ServiceCreate(_ context.Context, s swarm.ServiceSpec, _ swa
 	return swarm.ServiceCreateResponse{ID: "svc-" + s.Name}, nil
 }
 
-func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, v swarm.Version, _ swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, v swarm.Version, _ swarm.ServiceSpec, o swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
 	f.record("ServiceUpdate")
+	f.mu.Lock()
+	f.updateOpts = append(f.updateOpts, o)
+	f.mu.Unlock()
 	return swarm.ServiceUpdateResponse{}, f.serviceUpdate(id, v)
+}
+
+func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
+	f.record("ServiceRemove")
+	return nil
 }
 
 func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {

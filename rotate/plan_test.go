@@ -278,6 +278,38 @@ func TestApplyFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("an engine refusal puts back what the deploy took", func(t *testing.T) {
+		withExtra := desiredFor(t, map[string]string{"compose.yml": strings.Replace(planCompose, "services:\n", "services:\n  extra:\n    image: example/extra:1\n", 1), "pw.txt": "two"})
+		p, err := MakePlan(withExtra, live, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fakeEngine{
+			serviceCreate: func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error) {
+				return swarm.ServiceCreateResponse{}, errors.New("rpc error: code = InvalidArgument desc = refused")
+			},
+			serviceUpdate: func(string, swarm.Version) error { return nil },
+			inspect: func(id string) (swarm.Service, error) {
+				for _, s := range live.Services {
+					if s.ID == id {
+						return s, nil
+					}
+				}
+				return swarm.Service{}, errors.New("no such service")
+			},
+		}
+		rolls, err := Apply(context.Background(), f, p, Quiet{})
+		if err == nil || !strings.Contains(err.Error(), "create service shop_extra") || !strings.Contains(err.Error(), "put back (shop_web)") {
+			t.Fatalf("err = %v", err)
+		}
+		if len(rolls) != 0 {
+			t.Errorf("rollouts %v after the undo", rolls)
+		}
+		if n := len(f.updateOpts); n != 2 || f.updateOpts[1].Rollback != "previous" {
+			t.Errorf("updates %+v: want the update, then its rollback", f.updateOpts)
+		}
+	})
+
 	t.Run("a failed update is reported with the service", func(t *testing.T) {
 		p, _ := MakePlan(d, live, 0)
 		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}

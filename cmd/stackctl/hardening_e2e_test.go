@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +200,57 @@ func TestLockTakenMidRollout(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "pruned") && !strings.Contains(r.stderr, "nothing was pruned") {
 		t.Errorf("the deploy that lost its lock pruned:\n%s", r.stderr)
+	}
+}
+
+// TestEngineRefusalPutsBack: when the engine refuses one service of a
+// deploy after others were changed (here a port another service took in
+// the meantime), the services the deploy changed are put back: no stack
+// is left half on the old spec, half on the new.
+func TestEngineRefusalPutsBack(t *testing.T) {
+	api := realEngine(t)
+	stack := newStack(t)
+	ctx := context.Background()
+	base := "services:\n  web:\n    image: {{image}}\n    command: [sleep]\n    deploy: {endpoint_mode: dnsrr, update_config: {monitor: 1s}}\n    secrets: [s]\n"
+	secrets := "secrets:\n  s: {file: ./s.txt}\n"
+	dir := writeDir(t, map[string]string{"compose.yml": base + secrets, "s.txt": "one"})
+	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", "--timeout", "2m", stack)
+	before := inspectService(t, api, stack+"_web").Spec.TaskTemplate.ContainerSpec.Secrets[0].SecretName
+
+	// The new service publishes a port that another service takes just
+	// before the new one is created.
+	writeInto(t, dir, map[string]string{"s.txt": "two", "compose.yml": base + "  new:\n    image: {{image}}\n    command: [sleep]\n    ports: ['18557:80']\n" + secrets})
+	blocker := "e2e-blocker-" + randomHex(4)
+	var once sync.Once
+	proxy := newAPIProxy(t, "")
+	proxy.OnRequest(func(method, path string) {
+		if method == "POST" && normalizeAPIPath(path) == "/services/create" {
+			once.Do(func() {
+				spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: blocker},
+					TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(t), Command: []string{"/app", "sleep"}}},
+					EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 18557}}}}
+				if _, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{}); err != nil {
+					t.Errorf("create the blocker: %v", err)
+				}
+			})
+		}
+	})
+	t.Cleanup(func() { api.ServiceRemove(ctx, blocker) })
+	r := stackctl(t, dir, []string{"DOCKER_HOST=" + proxy.Host()}, "deploy", "-c", "compose.yml", "--timeout", "2m", stack)
+	if r.code != 1 || !strings.Contains(r.stderr, "put back (") {
+		t.Fatalf("exit %d, want 1 saying what was put back:\n%s", r.code, r.stderr)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		web := inspectService(t, api, stack+"_web")
+		if got := web.Spec.TaskTemplate.ContainerSpec.Secrets[0].SecretName; got == before {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("service web refers to %s after the refusal, want %s as before the deploy", got, before)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, _, err := api.ServiceInspectWithRaw(ctx, stack+"_new", swarm.ServiceInspectOptions{}); err == nil {
+		t.Error("the refused service exists")
 	}
 }
