@@ -82,8 +82,8 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 	}
 	if len(plain) > 0 {
 		d.Warnings = append(d.Warnings, fmt.Sprintf(
-			"secrets not encrypted with sops: %s. Their version names are hashes salted only by stack and name, so anyone who can list secrets can test guesses against them: encrypt them with sops and add x-sops",
-			strings.Join(plain, ", ")))
+			"%s: secrets not encrypted with sops: %s. Their version names are hashes salted only by stack and name, so anyone who can list secrets can test guesses against them: encrypt them with sops and add x-sops",
+			strings.Join(p.Files, ", "), strings.Join(plain, ", ")))
 	}
 	p.UseVersions(names)
 	if !deploy {
