@@ -341,7 +341,8 @@ var loadMu sync.Mutex
 func loadWithDocker(files []rawFile, workDir string, env map[string]string) (*composetypes.Config, []string, error) {
 	details := composetypes.ConfigDetails{WorkingDir: workDir, Environment: env}
 	for _, f := range files {
-		details.ConfigFiles = append(details.ConfigFiles, composetypes.ConfigFile{Filename: f.name, Config: copyDict(f.dict)})
+		// The loader interpolates into new maps: f.dict is read, never changed.
+		details.ConfigFiles = append(details.ConfigFiles, composetypes.ConfigFile{Filename: f.name, Config: f.dict})
 	}
 	details.Version = versionOf(files)
 
@@ -377,30 +378,6 @@ func (*captureHook) Levels() []logrus.Level { return logrus.AllLevels }
 func (h *captureHook) Fire(e *logrus.Entry) error {
 	h.messages = append(h.messages, e.Message)
 	return nil
-}
-
-// copyDict copies the maps and lists of a parsed file, so that docker's
-// loader, which may change what it is given, never changes ours.
-func copyDict(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyValue(v)
-	}
-	return out
-}
-
-func copyValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		return copyDict(v)
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = copyValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 // SortedKeys returns a map's keys in order, so that output never depends on
