@@ -7,22 +7,35 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # fixes govulncheck asks for); go fetches it from the module proxy.
 export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
 
-.PHONY: build test lint fuzz vuln bench demo update clean e2e-cluster
+.PHONY: build test unit prereqs lint fuzz vuln bench demo update clean e2e-cluster
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stackctl
 
-# Everything CI runs: formatting, vet, every test with the race detector,
-# each fuzz target for a bounded time, and govulncheck.
-test: lint
-	$(GO) test -race -count=1 -timeout 30m ./...
+# Everything CI runs: formatting, vet, every test with the race detector
+# (the end-to-end ones, build tag e2e, against the local swarm and a
+# three-node one), each fuzz target for a bounded time, and govulncheck.
+# It installs what the tests need, or fails saying what is missing.
+test: lint prereqs
+	$(GO) test -race -count=1 -tags e2e -timeout 40m ./...
 	$(MAKE) fuzz
 	$(MAKE) vuln
+
+# The fast tier: every test that needs no Docker engine, no root and no
+# network (flags, loading, planning, the orchestrators against a fake
+# engine, SOPS), in about a minute. No end-to-end helper is compiled.
+unit:
+	$(GO) test -count=1 ./...
+
+prereqs:
+	.ci/prereqs
+	.ci/ensure-engine
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
 
 # Each fuzz target for a number of executions, about 10 s each here
 # (go test -fuzz takes one target per run). A count, not a duration: with a
@@ -49,9 +62,9 @@ vuln:
 # Benchmarks, with stackctl and the docker CLI side by side where both apply.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./compose ./sopsbridge ./rotate
-	$(GO) test -run '^$$' -bench RenderVsDockerStackConfig -benchtime 5x ./cmd/stackctl
-	$(GO) test -run '^$$' -bench DeployVsDocker -benchtime 1x -timeout 30m ./cmd/stackctl
-	$(GO) test -run '^$$' -bench Scale100 -benchtime 1x -timeout 30m ./cmd/stackctl
+	$(GO) test -tags e2e -run '^$$' -bench RenderVsDockerStackConfig -benchtime 5x ./cmd/stackctl
+	$(GO) test -tags e2e -run '^$$' -bench DeployVsDocker -benchtime 1x -timeout 30m ./cmd/stackctl
+	$(GO) test -tags e2e -run '^$$' -bench Scale100 -benchtime 1x -timeout 30m ./cmd/stackctl
 
 # Rewrite golden files and fixtures under testdata/.
 update:
@@ -66,7 +79,7 @@ demo: build
 
 # End-to-end fault tests on a three-node swarm on this machine (.ci/cluster).
 e2e-cluster:
-	$(GO) test -count=1 -run TestCluster -v ./cmd/stackctl
+	$(GO) test -tags e2e -count=1 -run TestCluster -v ./cmd/stackctl
 
 clean:
 	rm -rf bin

@@ -9,17 +9,15 @@ import (
 
 	"github.com/docker/cli/cli/compose/convert"
 
-	"github.com/docker/docker/api"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // Specs are the engine objects a stack needs, converted exactly as
 // `docker stack deploy` converts them.
 type Specs struct {
 	// Networks to create when missing, by full name.
-	Networks map[string]network.CreateOptions
+	Networks map[string]client.NetworkCreateOptions
 	// ExternalNetworks must exist before the deploy.
 	ExternalNetworks []string
 	// Services by full name (<stack>_<service>).
@@ -85,22 +83,18 @@ type pendingClient struct {
 	client.APIClient // nil: any other call panics, which a test would catch
 }
 
-// ClientVersion is the newest API docker's converter knows; it gates
-// nothing that API 1.41 lacks (only < 1.29).
-func (pendingClient) ClientVersion() string { return api.DefaultVersion }
-
-func (pendingClient) SecretList(_ context.Context, opts swarm.SecretListOptions) ([]swarm.Secret, error) {
-	var out []swarm.Secret
-	for _, name := range opts.Filters.Get("name") {
-		out = append(out, swarm.Secret{ID: PendingID + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}})
+func (pendingClient) SecretList(_ context.Context, opts client.SecretListOptions) (client.SecretListResult, error) {
+	var out client.SecretListResult
+	for name := range opts.Filters["name"] {
+		out.Items = append(out.Items, swarm.Secret{ID: PendingID + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}})
 	}
 	return out, nil
 }
 
-func (pendingClient) ConfigList(_ context.Context, opts swarm.ConfigListOptions) ([]swarm.Config, error) {
-	var out []swarm.Config
-	for _, name := range opts.Filters.Get("name") {
-		out = append(out, swarm.Config{ID: PendingID + name, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}})
+func (pendingClient) ConfigList(_ context.Context, opts client.ConfigListOptions) (client.ConfigListResult, error) {
+	var out client.ConfigListResult
+	for name := range opts.Filters["name"] {
+		out.Items = append(out.Items, swarm.Config{ID: PendingID + name, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}})
 	}
 	return out, nil
 }

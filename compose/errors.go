@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	dockerloader "github.com/docker/cli/cli/compose/loader"
@@ -16,20 +17,29 @@ import (
 // user meets; a message it does not know passes through on one line.
 
 var (
-	// schema: "services.web Additional property imagee is not allowed"
-	additional = regexp.MustCompile(`^(\S+) Additional property (\S+) is not allowed$`)
-	// schema: "services.web.environment must be a mapping"
-	wantType = regexp.MustCompile(`^(\S+) must be a (.+)$`)
+	// docker/cli's schema package (v29, santhosh-tekuri/jsonschema) returns
+	// "<path>: <description>" as a plain string: no type to read.
+	// schema: "services.web: additional property 'imagee' is not allowed",
+	// "services.web: additional properties 'a', 'b' not allowed"
+	additional = regexp.MustCompile(`^(\S+): additional propert(?:y|ies) ('.*') (?:is )?not allowed$`)
+	quotedName = regexp.MustCompile(`'([^']*)'`)
+	// schema: "services.web.environment: must be a mapping", "...: must be an integer"
+	wantType = regexp.MustCompile(`^(\S+): must be (?:an? )?(.+)$`)
+	// schema: "services.web.deploy.replicas: must be greater than or equal to 0"
+	minimum = regexp.MustCompile(`^(\S+): must be greater than or equal to (\S+)$`)
 	// interpolation: `invalid interpolation format for X: "${A"; you may need to escape any $ with another $`
 	badInterpolation = regexp.MustCompile(`^invalid interpolation format for (\S+): "(.*)"; you may need to escape any \$ with another \$$`)
 	// interpolation: "error while interpolating X: failed to cast to expected type: ..."
 	castErr = regexp.MustCompile(`^error while interpolating (\S+): failed to cast to expected type: (.*)$`)
 	// mapstructure: "decoding failed due to the following error(s):\n\n'Deploy.Resources.Limits.memory' msg"
 	decodeErr = regexp.MustCompile(`(?s)error\(s\)(?: decoding)?:\s*(?:\* )?(?:error decoding )?'([^']*)'[: ]\s*(.*)$`)
-	// schema: "services.web.deploy.update_config.order services.web.deploy.update_config.order must be one of the following: ..."
-	enum = regexp.MustCompile(`^(\S+) (?:\S+ )?must be one of the following: (.*)$`)
-	// schema: "services.web.healthcheck.interval Does not match format 'duration'"
-	format = regexp.MustCompile(`^(\S+) Does not match format '(\w+)'$`)
+	// schema: "services.web.deploy.update_config.order: value must be one of 'start-first', 'stop-first'"
+	enum = regexp.MustCompile(`^(\S+): value must be (?:one of )?(.*)$`)
+	// schema: "services.web.healthcheck.interval: 'VALUE' is not valid duration: time: ..."
+	// (the value may come from a variable: it is never repeated)
+	format = regexp.MustCompile(`(?s)^(\S+): .* is not valid (\w+): `)
+	// schema: "services.web.x: 'VALUE' does not match pattern '...'"
+	pattern = regexp.MustCompile(`(?s)^(\S+): .* does not match pattern `)
 	// yaml.v3: "yaml: line 6: found character that cannot start any token"
 	yamlLine = regexp.MustCompile(`line (\d+)`)
 )
@@ -85,12 +95,27 @@ func explain(msg string, files []rawFile) string {
 		}
 		return fmt.Sprintf("%s: not a valid %s", m[1], what)
 	}
+	if m := pattern.FindStringSubmatch(msg); m != nil {
+		return m[1] + ": not in the form docker accepts there: check it against the compose file reference (version 3)"
+	}
 	if m := additional.FindStringSubmatch(msg); m != nil {
-		key := m[2]
-		if m[1] != "(root)" {
-			key = m[1] + "." + key
+		var keys []string
+		for _, q := range quotedName.FindAllStringSubmatch(m[2], -1) {
+			key := q[1]
+			if m[1] != "(root)" {
+				key = m[1] + "." + key
+			}
+			keys = append(keys, key)
 		}
-		return key + ": unknown key: docker stack deploy rejects it too: check its spelling against the compose file reference (version 3), or remove it"
+		sort.Strings(keys)
+		what := "unknown key"
+		if len(keys) > 1 {
+			what = "unknown keys"
+		}
+		return strings.Join(keys, ", ") + ": " + what + ": docker stack deploy rejects it too: check its spelling against the compose file reference (version 3), or remove it"
+	}
+	if m := minimum.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s must be at least %s", m[1], m[2])
 	}
 	if m := badInterpolation.FindStringSubmatch(msg); m != nil {
 		if strings.HasPrefix(m[2], "required variable ") {
@@ -118,7 +143,7 @@ func explain(msg string, files []rawFile) string {
 			"number":           "number: write one like 0.5",
 			"string":           "string: quote it",
 			"boolean":          "boolean: write true or false",
-			"string or number": "string or number",
+			"string or a number": "string or number",
 		}
 		if l, ok := like[m[2]]; ok {
 			return fmt.Sprintf("%s must be a %s", m[1], l)

@@ -217,3 +217,34 @@ func service(t *testing.T, p *Project, name string) composetypes.ServiceConfig {
 	t.Fatalf("no service %s", name)
 	return composetypes.ServiceConfig{}
 }
+
+// TestSchemaErrorsNeverQuoteValues: docker's schema package (v29) repeats
+// the offending value in some messages ("'VALUE' is not valid duration"),
+// and the value may come from a variable that holds a secret. stackctl's
+// message names the key and what to write, never the value.
+func TestSchemaErrorsNeverQuoteValues(t *testing.T) {
+	const canary = "CANARY-schema-9e4b"
+	tests := []struct{ name, service, want string }{
+		{"duration format", "healthcheck: {interval: \"${V}\"}", "services.web.healthcheck.interval: not a valid duration"},
+		{"ports format", "ports: [\"${V}\"]", "services.web.ports.0: not a valid port"},
+		{"grace period", "stop_grace_period: \"${V}\"", "services.web.stop_grace_period: not a valid duration"},
+		{"enum", "deploy: {update_config: {order: \"${V}\"}}", "services.web.deploy.update_config.order must be one of 'start-first', 'stop-first'"},
+		{"type", "deploy: {replicas: \"${V}\"}", "services.web.deploy.replicas: the interpolated value is not a whole number"},
+		{"unknown keys", "foo: 1\n    bar: 2", "services.web.bar, services.web.foo: unknown keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yml := "services:\n  web:\n    image: x\n    " + tt.service + "\n"
+			_, err := Load(context.Background(), Options{Files: []string{"-"}, Stdin: strings.NewReader(yml), Env: []string{"V=" + canary}, Stack: "s"})
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Errorf("the error quotes the value: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -122,15 +121,16 @@ func undo(ctx context.Context, eng Engine, rollouts []Rollout, report Reporter) 
 		names = append(names, r.Name)
 		if r.Created {
 			report.Printf("removing service %s, which this deploy created", r.Name)
-			if err := eng.ServiceRemove(ctx, r.ID); err != nil {
+			if _, err := eng.ServiceRemove(ctx, r.ID, client.ServiceRemoveOptions{}); err != nil {
 				failed = append(failed, fmt.Sprintf("remove %s: %v", r.Name, err))
 			}
 			continue
 		}
 		report.Printf("rolling back service %s", r.Name)
-		svc, _, err := eng.ServiceInspectWithRaw(ctx, r.ID, swarm.ServiceInspectOptions{})
+		got, err := eng.ServiceInspect(ctx, r.ID, client.ServiceInspectOptions{})
 		if err == nil {
-			_, err = eng.ServiceUpdate(ctx, r.ID, svc.Version, svc.Spec, swarm.ServiceUpdateOptions{Rollback: "previous"})
+			svc := got.Service
+			_, err = eng.ServiceUpdate(ctx, r.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: svc.Spec, Rollback: "previous"})
 		}
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("roll back %s: %v", r.Name, err))
@@ -164,14 +164,14 @@ func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (s
 	}
 	var err error
 	if v.Source.Kind == compose.Secret {
-		var resp swarm.SecretCreateResponse
-		resp, err = eng.SecretCreate(ctx, swarm.SecretSpec{Annotations: ann, Data: v.Data, Driver: driver, Templating: templating})
+		var resp client.SecretCreateResult
+		resp, err = eng.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{Annotations: ann, Data: v.Data, Driver: driver, Templating: templating}})
 		if err == nil {
 			return resp.ID, nil
 		}
 	} else {
-		var resp swarm.ConfigCreateResponse
-		resp, err = eng.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: ann, Data: v.Data, Templating: templating})
+		var resp client.ConfigCreateResult
+		resp, err = eng.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{Annotations: ann, Data: v.Data, Templating: templating}})
 		if err == nil {
 			return resp.ID, nil
 		}
@@ -187,11 +187,11 @@ func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (s
 
 // findVersion looks a version up by exact name (the API's filter is a prefix match).
 func findVersion(ctx context.Context, eng Engine, kind compose.Kind, name string) (string, bool) {
-	f := filters.NewArgs(filters.Arg("name", name))
+	f := make(client.Filters).Add("name", name)
 	if kind == compose.Secret {
-		list, err := eng.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+		list, err := eng.SecretList(ctx, client.SecretListOptions{Filters: f})
 		if err == nil {
-			for _, x := range list {
+			for _, x := range list.Items {
 				if x.Spec.Name == name {
 					return x.ID, true
 				}
@@ -199,9 +199,9 @@ func findVersion(ctx context.Context, eng Engine, kind compose.Kind, name string
 		}
 		return "", false
 	}
-	list, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	list, err := eng.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	if err == nil {
-		for _, x := range list {
+		for _, x := range list.Items {
 			if x.Spec.Name == name {
 				return x.ID, true
 			}
@@ -244,7 +244,7 @@ func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Rep
 	r := Rollout{Name: sc.Name, spec: sc.spec, start: time.Now()}
 	if sc.Action == Create {
 		report.Printf("creating service %s", sc.Name)
-		resp, err := eng.ServiceCreate(ctx, sc.spec, swarm.ServiceCreateOptions{})
+		resp, err := eng.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: sc.spec})
 		if err != nil {
 			return r, fmt.Errorf("create service %s: %w", sc.Name, err)
 		}
@@ -255,7 +255,7 @@ func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Rep
 	live := *sc.live
 	r.ID, r.prev = live.ID, live.UpdateStatus
 	for attempt := 1; ; attempt++ {
-		resp, err := eng.ServiceUpdate(ctx, live.ID, live.Version, sc.spec, swarm.ServiceUpdateOptions{})
+		resp, err := eng.ServiceUpdate(ctx, live.ID, client.ServiceUpdateOptions{Version: live.Version, Spec: sc.spec})
 		if err == nil {
 			for _, w := range resp.Warnings {
 				report.Printf("service %s: %s", sc.Name, w)
@@ -265,10 +265,11 @@ func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Rep
 		if !strings.Contains(err.Error(), "update out of sequence") || attempt == maxOutOfSequence {
 			return r, fmt.Errorf("update service %s: %w", sc.Name, err)
 		}
-		svc, _, ierr := eng.ServiceInspectWithRaw(ctx, live.ID, swarm.ServiceInspectOptions{})
+		got, ierr := eng.ServiceInspect(ctx, live.ID, client.ServiceInspectOptions{})
 		if ierr != nil {
 			return r, fmt.Errorf("update service %s: %w (and inspect: %v)", sc.Name, err, ierr)
 		}
+		svc := got.Service
 		live = svc
 		r.prev = svc.UpdateStatus
 		sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate

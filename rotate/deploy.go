@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
+	"github.com/moby/moby/client"
 )
 
 // DeployOptions control a deploy after the plan is made.
@@ -34,14 +34,24 @@ type DeployOptions struct {
 	lock *Lock
 }
 
+// FormatVersion is the version of the JSON that --output json prints
+// (deploy, plan, rotate, prune): a new field keeps it, a field removed or
+// changed in meaning raises it.
+const FormatVersion = "1.0"
+
 // Result is what a deploy did, for text and JSON output.
 type Result struct {
-	Plan     *Plan           `json:"plan"`
-	Applied  bool            `json:"applied"`
-	Pruned   []VersionChange `json:"pruned"`
-	Rolled   []string        `json:"rolled"`
-	Outcomes []Outcome       `json:"outcomes"`
-	Duration time.Duration   `json:"duration_ns"`
+	FormatVersion string          `json:"format_version"`
+	Plan          *Plan           `json:"plan"`
+	Applied       bool            `json:"applied"`
+	Pruned        []VersionChange `json:"pruned"`
+	Rolled        []string        `json:"rolled"`
+	Outcomes      []Outcome       `json:"outcomes"`
+	Duration      time.Duration   `json:"duration_ns"`
+}
+
+func newResult(p *Plan) *Result {
+	return &Result{FormatVersion: FormatVersion, Plan: p, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 }
 
 // Deploy makes the stack in the engine look like d: it checks the engine,
@@ -50,7 +60,7 @@ type Result struct {
 // read and validated by Prepare before this writes anything.
 func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, report Reporter) (_ *Result, err error) {
 	start := time.Now()
-	res := &Result{Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
+	res := newResult(nil)
 	if err := CheckManager(ctx, eng); err != nil {
 		return res, err
 	}
@@ -136,12 +146,12 @@ func checkDrivers(ctx context.Context, eng Engine, d *Desired, s *State) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	plugins, err := eng.PluginList(ctx, filters.NewArgs(filters.Arg("capability", "secretprovider"), filters.Arg("enabled", "true")))
+	plugins, err := eng.PluginList(ctx, client.PluginListOptions{Filters: make(client.Filters).Add("capability", "secretprovider").Add("enabled", "true")})
 	if err != nil {
 		return fmt.Errorf("list secret-driver plugins: %w", err)
 	}
 	have := map[string]bool{}
-	for _, p := range plugins {
+	for _, p := range plugins.Items {
 		have[p.Name] = true
 		have[strings.TrimSuffix(p.Name, ":latest")] = true
 	}
@@ -161,7 +171,7 @@ func writes(p *Plan, opts DeployOptions) bool {
 
 // apply carries out a plan, waits for the rollout and prunes.
 func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOptions, report Reporter) (*Result, error) {
-	res := &Result{Plan: p, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
+	res := newResult(p)
 	rollouts, err := Apply(ctx, eng, p, report)
 	res.Applied = true
 	for _, r := range rollouts {

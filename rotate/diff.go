@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 // FieldDiff is one field of a service spec that a deploy changes.

@@ -2,11 +2,13 @@ package rotate
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 )
 
 // fakeEngine records calls and answers from func fields; any method it
@@ -18,18 +20,18 @@ type fakeEngine struct {
 
 	info          func() (system.Info, error)
 	secretCreate  func(swarm.SecretSpec) (swarm.SecretCreateResponse, error)
-	secretList    func(swarm.SecretListOptions) ([]swarm.Secret, error)
+	secretList    func(client.SecretListOptions) ([]swarm.Secret, error)
 	serviceUpdate func(id string, v swarm.Version) error
-	updateOpts    []swarm.ServiceUpdateOptions
+	updateOpts    []client.ServiceUpdateOptions
 	serviceCreate func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error)
 	inspect       func(id string) (swarm.Service, error)
 	tasks         func(id string) ([]swarm.Task, error)
 	nodes         []swarm.Node
 }
 
-func (f *fakeEngine) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+func (f *fakeEngine) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
 	f.record("NodeList")
-	return f.nodes, nil
+	return client.NodeListResult{Items: f.nodes}, nil
 }
 
 func (f *fakeEngine) record(c string) {
@@ -52,88 +54,97 @@ func (f *fakeEngine) count(c string) int {
 
 func (f *fakeEngine) ClientVersion() string { return "1.41" }
 
-func (f *fakeEngine) Info(context.Context) (system.Info, error) {
+func (f *fakeEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	f.record("Info")
-	return f.info()
+	info, err := f.info()
+	return client.SystemInfoResult{Info: info}, err
 }
 
-func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	f.record("NetworkCreate")
-	return network.CreateResponse{ID: "net-" + name}, nil
+	return client.NetworkCreateResult{ID: "net-" + name}, nil
 }
 
-func (f *fakeEngine) SecretCreate(_ context.Context, s swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
 	f.record("SecretCreate")
 	if f.secretCreate != nil {
-		return f.secretCreate(s)
+		resp, err := f.secretCreate(o.Spec)
+		return client.SecretCreateResult{ID: resp.ID}, err
 	}
-	return swarm.SecretCreateResponse{ID: "id-" + s.Name}, nil
+	return client.SecretCreateResult{ID: "id-" + o.Spec.Name}, nil
 }
 
-func (f *fakeEngine) SecretList(_ context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
+func (f *fakeEngine) SecretList(_ context.Context, o client.SecretListOptions) (client.SecretListResult, error) {
 	f.record("SecretList")
-	return f.secretList(o)
+	list, err := f.secretList(o)
+	return client.SecretListResult{Items: list}, err
 }
 
-func (f *fakeEngine) ConfigCreate(_ context.Context, s swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (f *fakeEngine) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
 	f.record("ConfigCreate")
-	return swarm.ConfigCreateResponse{ID: "id-" + s.Name}, nil
+	return client.ConfigCreateResult{ID: "id-" + o.Spec.Name}, nil
 }
 
-func (f *fakeEngine) ServiceCreate(_ context.Context, s swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+func (f *fakeEngine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	f.record("ServiceCreate")
 	if f.serviceCreate != nil {
-		return f.serviceCreate(s)
+		resp, err := f.serviceCreate(o.Spec)
+		return client.ServiceCreateResult{ID: resp.ID, Warnings: resp.Warnings}, err
 	}
-	return swarm.ServiceCreateResponse{ID: "svc-" + s.Name}, nil
+	return client.ServiceCreateResult{ID: "svc-" + o.Spec.Name}, nil
 }
 
-func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, v swarm.Version, _ swarm.ServiceSpec, o swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	f.record("ServiceUpdate")
 	f.mu.Lock()
 	f.updateOpts = append(f.updateOpts, o)
 	f.mu.Unlock()
-	return swarm.ServiceUpdateResponse{}, f.serviceUpdate(id, v)
+	return client.ServiceUpdateResult{}, f.serviceUpdate(id, o.Version)
 }
 
-func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
+func (f *fakeEngine) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	f.record("ServiceRemove")
-	return nil
+	return client.ServiceRemoveResult{}, nil
 }
 
-func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	f.record("ServiceInspect")
 	s, err := f.inspect(id)
-	return s, nil, err
+	return client.ServiceInspectResult{Service: s}, err
 }
 
-func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	f.record("TaskList")
-	var out []swarm.Task
-	for _, id := range o.Filters.Get("service") {
+	var out client.TaskListResult
+	for _, id := range sortedTerm(o.Filters, "service") {
 		tasks, err := f.tasks(id)
 		if err != nil {
-			return nil, err
+			return client.TaskListResult{}, err
 		}
 		for _, t := range tasks {
 			t.ServiceID = id
-			out = append(out, t)
+			out.Items = append(out.Items, t)
 		}
 	}
 	return out, nil
 }
 
 // ServiceList answers the list of services by ID that Wait polls with.
-func (f *fakeEngine) ServiceList(_ context.Context, o swarm.ServiceListOptions) ([]swarm.Service, error) {
+func (f *fakeEngine) ServiceList(_ context.Context, o client.ServiceListOptions) (client.ServiceListResult, error) {
 	f.record("ServiceList")
-	var out []swarm.Service
-	for _, id := range o.Filters.Get("id") {
+	var out client.ServiceListResult
+	for _, id := range sortedTerm(o.Filters, "id") {
 		svc, err := f.inspect(id)
 		if err != nil {
-			return nil, err
+			return client.ServiceListResult{}, err
 		}
 		svc.ID = id
-		out = append(out, svc)
+		out.Items = append(out.Items, svc)
 	}
 	return out, nil
+}
+
+// sortedTerm is the values of one filter term, in order.
+func sortedTerm(f client.Filters, term string) []string {
+	return slices.Sorted(maps.Keys(f[term]))
 }

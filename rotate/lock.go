@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // The lock on a stack is a swarm config: the manager creates a name once,
@@ -138,12 +137,12 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 			}
 			// Remove by ID: if another deploy took the lock over first,
 			// this removes nothing and the create below fails.
-			if err := eng.ConfigRemove(ctx, cur.ID); err != nil && !errdefs.IsNotFound(err) {
+			if _, err := eng.ConfigRemove(ctx, cur.ID, client.ConfigRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 				return nil, fmt.Errorf("remove the lock of %s: %w", stack, err)
 			}
 			opts.Force = false
 		}
-		created, err := eng.ConfigCreate(ctx, spec)
+		created, err := eng.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: spec})
 		if errdefs.IsConflict(err) {
 			continue // someone else took it since we looked
 		}
@@ -173,7 +172,7 @@ func (l *Lock) refresh(ctx context.Context, spec swarm.ConfigSpec) {
 			continue // the next refresh tries again; a lost lock shows as stale to others
 		}
 		spec.Labels = map[string]string{LabelLock: l.Stack, LabelHolder: spec.Labels[LabelHolder], labelRefresh: strconv.Itoa(n)}
-		_ = l.eng.ConfigUpdate(ctx, l.id, cur.Version, spec)
+		_, _ = l.eng.ConfigUpdate(ctx, l.id, client.ConfigUpdateOptions{Version: cur.Version, Spec: spec})
 	}
 }
 
@@ -215,7 +214,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	if err := l.Check(ctx); errors.Is(err, ErrLockLost) {
 		return err // by ID, the remove below would remove nothing of the other's
 	}
-	if err := l.eng.ConfigRemove(ctx, l.id); err != nil && !errdefs.IsNotFound(err) {
+	if _, err := l.eng.ConfigRemove(ctx, l.id, client.ConfigRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("release the lock of %s: %w: remove it with docker config rm %s", l.Stack, err, LockName(l.Stack))
 	}
 	return nil
@@ -245,11 +244,11 @@ func (l *Lock) ReleaseInto(ctx context.Context, errp *error) {
 }
 
 func currentLock(ctx context.Context, eng Engine, stack string) (swarm.Config, bool, error) {
-	list, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("name", LockName(stack)))})
+	list, err := eng.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("name", LockName(stack))})
 	if err != nil {
 		return swarm.Config{}, false, fmt.Errorf("read the lock of %s: %w", stack, err)
 	}
-	for _, c := range list { // the name filter matches prefixes too
+	for _, c := range list.Items { // the name filter matches prefixes too
 		if c.Spec.Name == LockName(stack) {
 			return c, true, nil
 		}
@@ -259,11 +258,11 @@ func currentLock(ctx context.Context, eng Engine, stack string) (swarm.Config, b
 
 // lockHeld describes a lock, with its age by the engine's clock.
 func lockHeld(ctx context.Context, eng Engine, stack string, c swarm.Config) (*LockHeld, error) {
-	info, err := eng.Info(ctx)
+	got, err := eng.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the Docker engine: %w", err)
 	}
-	now, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	now, err := time.Parse(time.RFC3339Nano, got.Info.SystemTime)
 	if err != nil {
 		return nil, errors.New("the engine did not say what time it is: cannot tell whether the lock of " + stack + " is stale")
 	}

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 )
 
 // configStore is an engine that holds configs the way a manager does:
@@ -35,31 +36,34 @@ func (s *configStore) advance(d time.Duration) {
 	s.now = s.now.Add(d)
 }
 
-func (s *configStore) Info(context.Context) (system.Info, error) {
+func (s *configStore) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return system.Info{SystemTime: s.now.Format(time.RFC3339Nano)}, nil
+	return client.SystemInfoResult{Info: system.Info{SystemTime: s.now.Format(time.RFC3339Nano)}}, nil
 }
 
-func (s *configStore) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (s *configStore) ConfigList(_ context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []swarm.Config
+	var out client.ConfigListResult
 	for _, c := range s.configs {
-		if strings.HasPrefix(c.Spec.Name, o.Filters.Get("name")[0]) {
-			out = append(out, c)
+		for name := range o.Filters["name"] {
+			if strings.HasPrefix(c.Spec.Name, name) {
+				out.Items = append(out.Items, c)
+			}
 		}
 	}
 	return out, nil
 }
 
-func (s *configStore) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (s *configStore) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	spec := o.Spec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
 	for _, c := range s.configs {
 		if c.Spec.Name == spec.Name {
-			return swarm.ConfigCreateResponse{}, cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
+			return client.ConfigCreateResult{}, cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
 		}
 	}
 	s.next++
@@ -67,32 +71,32 @@ func (s *configStore) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (sw
 	c := swarm.Config{ID: id, Spec: spec}
 	c.CreatedAt, c.UpdatedAt, c.Version.Index = s.now, s.now, uint64(s.next)
 	s.configs[id] = c
-	return swarm.ConfigCreateResponse{ID: id}, nil
+	return client.ConfigCreateResult{ID: id}, nil
 }
 
-func (s *configStore) ConfigUpdate(_ context.Context, id string, v swarm.Version, spec swarm.ConfigSpec) error {
+func (s *configStore) ConfigUpdate(_ context.Context, id string, o client.ConfigUpdateOptions) (client.ConfigUpdateResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
 	c, ok := s.configs[id]
-	if !ok || c.Version != v {
-		return cerrdefs.ErrNotFound
+	if !ok || c.Version != o.Version {
+		return client.ConfigUpdateResult{}, cerrdefs.ErrNotFound
 	}
-	c.Spec.Labels, c.UpdatedAt = spec.Labels, s.now
+	c.Spec.Labels, c.UpdatedAt = o.Spec.Labels, s.now
 	c.Version.Index++
 	s.configs[id] = c
-	return nil
+	return client.ConfigUpdateResult{}, nil
 }
 
-func (s *configStore) ConfigRemove(_ context.Context, id string) error {
+func (s *configStore) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
 	if _, ok := s.configs[id]; !ok {
-		return cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
+		return client.ConfigRemoveResult{}, cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
 	}
 	delete(s.configs, id)
-	return nil
+	return client.ConfigRemoveResult{}, nil
 }
 
 type printed struct {

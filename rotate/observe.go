@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // ErrNotManager means the engine cannot take swarm writes.
@@ -37,23 +37,22 @@ var ErrNoStack = errors.New("no such stack")
 // CheckStack fails with ErrNoStack when the swarm has no service, secret or
 // config of the stack: a mistyped name, most likely.
 func CheckStack(ctx context.Context, eng Engine, stack string) error {
-	f := swarm.ServiceListOptions{Filters: stackFilter(stack)}
-	services, err := eng.ServiceList(ctx, f)
+	services, err := eng.ServiceList(ctx, client.ServiceListOptions{Filters: stackFilter(stack)})
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	if len(services) > 0 {
+	if len(services.Items) > 0 {
 		return nil
 	}
-	secrets, err := eng.SecretList(ctx, swarm.SecretListOptions{Filters: stackFilter(stack)})
+	secrets, err := eng.SecretList(ctx, client.SecretListOptions{Filters: stackFilter(stack)})
 	if err != nil {
 		return fmt.Errorf("list secrets: %w", err)
 	}
-	configs, err := eng.ConfigList(ctx, swarm.ConfigListOptions{Filters: stackFilter(stack)})
+	configs, err := eng.ConfigList(ctx, client.ConfigListOptions{Filters: stackFilter(stack)})
 	if err != nil {
 		return fmt.Errorf("list configs: %w", err)
 	}
-	if len(secrets)+len(configs) > 0 {
+	if len(secrets.Items)+len(configs.Items) > 0 {
 		return nil
 	}
 	return fmt.Errorf("stack %s not found in this swarm: check the name (docker stack ls lists them), or deploy it first with stackctl deploy: %w", stack, ErrNoStack)
@@ -62,11 +61,11 @@ func CheckStack(ctx context.Context, eng Engine, stack string) error {
 // CheckManager fails with the docker CLI's message when the engine is not
 // a swarm manager.
 func CheckManager(ctx context.Context, eng Engine) error {
-	info, err := eng.Info(ctx)
+	got, err := eng.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return fmt.Errorf("cannot reach the Docker engine: %w", err)
 	}
-	if !info.Swarm.ControlAvailable {
+	if !got.Info.Swarm.ControlAvailable {
 		return ErrNotManager
 	}
 	return nil
@@ -75,31 +74,32 @@ func CheckManager(ctx context.Context, eng Engine) error {
 // Observe reads what the deploy of stack depends on. It writes nothing.
 func Observe(ctx context.Context, eng Engine, stack string) (*State, error) {
 	s := &State{Stack: stack, Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
-	nets, err := eng.NetworkList(ctx, network.ListOptions{})
+	nets, err := eng.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
-	for _, n := range nets {
+	for _, n := range nets.Items {
 		s.Networks[n.Name] = n
 	}
-	secrets, err := eng.SecretList(ctx, swarm.SecretListOptions{})
+	secrets, err := eng.SecretList(ctx, client.SecretListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
-	for _, x := range secrets {
+	for _, x := range secrets.Items {
 		s.Secrets[x.Spec.Name] = x
 	}
-	configs, err := eng.ConfigList(ctx, swarm.ConfigListOptions{})
+	configs, err := eng.ConfigList(ctx, client.ConfigListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list configs: %w", err)
 	}
-	for _, x := range configs {
+	for _, x := range configs.Items {
 		s.Configs[x.Spec.Name] = x
 	}
-	s.Services, err = eng.ServiceList(ctx, swarm.ServiceListOptions{})
+	services, err := eng.ServiceList(ctx, client.ServiceListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
+	s.Services = services.Items
 	if err := s.findSwarmIDs(ctx, eng); err != nil {
 		return nil, err
 	}
@@ -121,11 +121,11 @@ func (s *State) findSwarmIDs(ctx context.Context, eng Engine) error {
 				continue
 			}
 			known[att.Target] = true
-			n, err := eng.NetworkInspect(ctx, att.Target, network.InspectOptions{Scope: "swarm"})
+			got, err := eng.NetworkInspect(ctx, att.Target, client.NetworkInspectOptions{Scope: "swarm"})
 			if err != nil {
 				continue // gone since; the plan re-attaches by name
 			}
-			if n.Scope == "swarm" {
+			if n := got.Network; n.Scope == "swarm" {
 				s.SwarmIDs[n.Name] = n.ID
 			}
 		}
@@ -144,6 +144,6 @@ func (s *State) StackServices() map[string]swarm.Service {
 	return out
 }
 
-func stackFilter(stack string) filters.Args {
-	return filters.NewArgs(filters.Arg("label", LabelNamespace+"="+stack))
+func stackFilter(stack string) client.Filters {
+	return make(client.Filters).Add("label", LabelNamespace+"="+stack)
 }

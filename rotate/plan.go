@@ -5,9 +5,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -38,7 +39,7 @@ type Plan struct {
 type NetworkChange struct {
 	Name   string `json:"name"`
 	Action Action `json:"action"`
-	opts   network.CreateOptions
+	opts   client.NetworkCreateOptions
 }
 
 // VersionChange creates or removes one secret or config version.
@@ -261,7 +262,7 @@ func checkExternalNetworks(p *compose.Project, names []string, s *State) error {
 func checkPublishedPorts(p *compose.Project, specs map[string]swarm.ServiceSpec, s *State) error {
 	type port struct {
 		n     uint32
-		proto swarm.PortConfigProtocol
+		proto network.IPProtocol
 	}
 	taken := map[port]string{}
 	for _, svc := range s.Services {
@@ -301,11 +302,11 @@ func checkPublishedPorts(p *compose.Project, specs map[string]swarm.ServiceSpec,
 	return nil
 }
 
-func protocolOf(pc swarm.PortConfig) swarm.PortConfigProtocol {
+func protocolOf(pc swarm.PortConfig) network.IPProtocol {
 	if pc.Protocol == "" {
-		return swarm.PortConfigProtocolTCP
+		return network.TCP
 	}
-	return swarm.PortConfigProtocol(strings.ToLower(string(pc.Protocol)))
+	return network.IPProtocol(strings.ToLower(string(pc.Protocol)))
 }
 
 // normalize fills in what the engine adds to a spec it stores, so that an
@@ -344,9 +345,6 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 		t.Runtime = swarm.RuntimeContainer
 	}
 	nets := t.Networks
-	if len(nets) == 0 {
-		nets = spec.Networks //nolint:staticcheck // older specs
-	}
 	for i := range nets {
 		if id, ok := s.SwarmIDs[nets[i].Target]; ok {
 			nets[i].Target = id
@@ -358,7 +356,7 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 		for i := range e.Ports {
 			// The engine's defaults for a long-syntax port without them.
 			if e.Ports[i].Protocol == "" {
-				e.Ports[i].Protocol = swarm.PortConfigProtocolTCP
+				e.Ports[i].Protocol = network.TCP
 			}
 			if e.Ports[i].PublishMode == "" {
 				e.Ports[i].PublishMode = swarm.PortConfigPublishModeIngress

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -57,7 +58,7 @@ func applied(t *testing.T, d *Desired) *State {
 		t.Fatal(err)
 	}
 	for _, n := range p.Networks {
-		s.Networks[n.Name] = network.Summary{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm"}
+		s.Networks[n.Name] = network.Summary{Network: network.Network{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm"}}
 	}
 	for _, v := range p.Versions {
 		s.Secrets[v.Name] = swarm.Secret{ID: "id-" + v.Name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: v.Name,
@@ -151,7 +152,7 @@ func TestMakePlanErrors(t *testing.T) {
 			"compose.yml: services.a.ports: port 30001/udp is already published by service dyn"},
 	}
 	s := emptyState()
-	s.Networks["local-net"] = network.Summary{Name: "local-net", ID: "n1", Scope: "local"}
+	s.Networks["local-net"] = network.Summary{Network: network.Network{Name: "local-net", ID: "n1", Scope: "local"}}
 	s.Services = []swarm.Service{
 		{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "blog_web"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}}}},
 		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "dyn"}}, Endpoint: swarm.Endpoint{Ports: []swarm.PortConfig{{Protocol: "udp", TargetPort: 53, PublishedPort: 30001}}}},
@@ -264,7 +265,7 @@ func TestApplyFaults(t *testing.T) {
 			secretCreate: func(swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
 				return swarm.SecretCreateResponse{}, errdefs.ErrConflict.WithMessage("secret " + name + " already exists")
 			},
-			secretList: func(swarm.SecretListOptions) ([]swarm.Secret, error) {
+			secretList: func(client.SecretListOptions) ([]swarm.Secret, error) {
 				// The API's name filter is a prefix match: the exact name must win.
 				return []swarm.Secret{secretObj(name+"x", "shop", "", time.Time{}), secretObj(name, "shop", "", time.Time{})}, nil
 			},

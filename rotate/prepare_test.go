@@ -284,7 +284,7 @@ func TestPrepareErrors(t *testing.T) {
 		// What docker's converter rejects is found here, before any engine is read.
 		{"option docker rejects", "services:\n  a:\n    image: x\n    dns_opt: [ndots:1]\n", nil, nil, []string{"compose.yml", "services.a.dns_opt", "unknown key"}},
 		{"build without image", "services:\n  a:\n    build: .\n", nil, nil, []string{"services.a", "no image"}},
-		{"unknown restart policy", "services:\n  web:\n    image: x\n    restart: sometimes\n", nil, nil, []string{"compose.yml", "service web", "unknown restart policy: sometimes"}},
+		{"unknown restart policy", "services:\n  web:\n    image: x\n    restart: sometimes\n", nil, nil, []string{"compose.yml", "service web", "invalid restart policy", "sometimes"}},
 		{"healthcheck test and disable", "services:\n  web:\n    image: x\n    healthcheck: {disable: true, test: [CMD, \"true\"]}\n", nil, nil, []string{"compose.yml", "service web", "test and disable"}},
 		{"replicas with global mode", "services:\n  web:\n    image: x\n    deploy: {mode: global, replicas: 2}\n", nil, nil, []string{"compose.yml", "services.web.deploy.replicas", "replicas can only be used with replicated"}},
 		{"secret target conflict", "services:\n  web:\n    image: x\n    secrets: [{source: s, target: creds}, {source: t, target: creds}]\nsecrets:\n  s:\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: db.password}\n  t:\n    file: {{sops}}/app.enc.yaml\n    x-sops: {key: api_key}\n", nil, nil, []string{"compose.yml", "services.web.secrets", "s and t are both mounted at creds"}},

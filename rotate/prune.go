@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -17,6 +18,14 @@ type PruneOptions struct {
 	// Desired are versions the compose files define: kept even if unused.
 	Desired []Version
 	DryRun  bool
+}
+
+// PruneResult is what the prune command removed (or would, on a dry run).
+type PruneResult struct {
+	FormatVersion string          `json:"format_version"`
+	Stack         string          `json:"stack"`
+	DryRun        bool            `json:"dry_run"`
+	Pruned        []VersionChange `json:"pruned"`
 }
 
 // PruneStack is the prune command: on a swarm manager that holds the
@@ -64,9 +73,9 @@ func Prune(ctx context.Context, eng Engine, stack string, opts PruneOptions, rep
 		report.Printf("removing %s %s", v.Kind, v.Name)
 		var err error
 		if v.Kind == compose.Secret {
-			err = eng.SecretRemove(ctx, v.ID)
+			_, err = eng.SecretRemove(ctx, v.ID, client.SecretRemoveOptions{})
 		} else {
-			err = eng.ConfigRemove(ctx, v.ID)
+			_, err = eng.ConfigRemove(ctx, v.ID, client.ConfigRemoveOptions{})
 		}
 		if err != nil && !errdefs.IsNotFound(err) {
 			// In use by a service created since we looked: leave it for next time.

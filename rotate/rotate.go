@@ -13,7 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -71,11 +71,12 @@ type RotateOptions struct {
 
 // RotateResult is what a rotation wrote and rolled.
 type RotateResult struct {
-	Secret   string   `json:"secret"`
-	File     string   `json:"file"`
-	Key      string   `json:"key,omitempty"`
-	Version  string   `json:"version"`
-	Services []string `json:"services"`
+	FormatVersion string   `json:"format_version"`
+	Secret        string   `json:"secret"`
+	File          string   `json:"file"`
+	Key           string   `json:"key,omitempty"`
+	Version       string   `json:"version"`
+	Services      []string `json:"services"`
 	// Also are the other secrets that read the same value, rotated with it.
 	Also    []string `json:"also,omitempty"`
 	Written bool     `json:"written"`
@@ -145,7 +146,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		return nil, err
 	}
 	src := cur.Source
-	res := &RotateResult{Secret: opts.Secret, File: src.File, Services: []string{}}
+	res := &RotateResult{FormatVersion: FormatVersion, Secret: opts.Secret, File: src.File, Services: []string{}}
 	if src.SOPS != nil {
 		res.Key = strings.Join(src.SOPS.Path, ".")
 	}
@@ -230,7 +231,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		for _, w := range plan.Warnings {
 			report.Printf("warning: %s", w)
 		}
-		res.Deploy = &Result{Plan: plan, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
+		res.Deploy = newResult(plan)
 	}
 	if opts.DryRun {
 		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash
@@ -243,7 +244,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		path = src.SOPS.Path
 	}
 	report.Printf("writing a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
-	if err := sopsbridge.SetValue(src.File, format, path, opts.Value); err != nil {
+	if err := sopsbridge.SetValue(ctx, src.File, format, path, opts.Value); err != nil {
 		return res, err
 	}
 	res.Written = true

@@ -1,10 +1,11 @@
 package rotate
 
 import (
-	"github.com/docker/docker/api/types/swarm"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/swarm"
 )
 
 func TestGenerate(t *testing.T) {

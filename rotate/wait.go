@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // WaitOptions bound how Wait polls.
@@ -183,17 +183,17 @@ func (w *watch) step(st rolloutState, opts WaitOptions, report Reporter) (bool, 
 // observeRollouts reads the services being rolled out and their tasks, by
 // service ID.
 func observeRollouts(ctx context.Context, eng Engine, ws []*watch) (map[string]swarm.Service, map[string][]swarm.Task, error) {
-	ids := filters.NewArgs()
+	ids := make(client.Filters)
 	for _, w := range ws {
 		ids.Add("id", w.ID)
 	}
-	list, err := eng.ServiceList(ctx, swarm.ServiceListOptions{Filters: ids})
+	list, err := eng.ServiceList(ctx, client.ServiceListOptions{Filters: ids})
 	if err != nil {
 		return nil, nil, err
 	}
 	services := map[string]swarm.Service{}
-	byService := filters.NewArgs()
-	for _, svc := range list {
+	byService := make(client.Filters)
+	for _, svc := range list.Items {
 		services[svc.ID] = svc
 		byService.Add("service", svc.ID)
 	}
@@ -201,11 +201,11 @@ func observeRollouts(ctx context.Context, eng Engine, ws []*watch) (map[string]s
 	if len(services) == 0 {
 		return services, tasks, nil
 	}
-	all, err := eng.TaskList(ctx, swarm.TaskListOptions{Filters: byService})
+	all, err := eng.TaskList(ctx, client.TaskListOptions{Filters: byService})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, t := range all {
+	for _, t := range all.Items {
 		tasks[t.ServiceID] = append(tasks[t.ServiceID], t)
 	}
 	return services, tasks, nil
@@ -240,11 +240,11 @@ func downNodes(ctx context.Context, eng Engine) map[string]string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	out := map[string]string{}
-	nodes, err := eng.NodeList(ctx, swarm.NodeListOptions{})
+	nodes, err := eng.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
 		return out
 	}
-	for _, n := range nodes {
+	for _, n := range nodes.Items {
 		if n.Status.State != swarm.NodeStateReady {
 			out[n.ID] = n.Description.Hostname
 		}

@@ -15,6 +15,9 @@ var (
 	ErrClear        = errors.New("x-sops selects a value sops left unencrypted")
 	ErrMalformed    = errors.New("it is not a well-formed SOPS file")
 	ErrInvalid      = errors.New("invalid value")
+	// ErrUnreachable: the file's key services did not answer in time (or
+	// the read was interrupted): nothing wrong with the file itself.
+	ErrUnreachable = errors.New("no key service answered in time to decrypt it")
 )
 
 // Error is a failure to read one source. It never holds plaintext.

@@ -55,7 +55,7 @@ func readBounded(t *testing.T, r *Reader, s compose.Source) (Value, error) {
 func sopsSeeds(f *testing.F) map[string][]byte {
 	f.Helper()
 	var files []string
-	for _, pattern := range []string{filepath.Join(testdata, "sops", "*"), filepath.Join("..", "examples", "*", "*.enc.*")} {
+	for _, pattern := range []string{filepath.Join(testdata, "sops", "*.enc*"), filepath.Join(testdata, "sops", "cli", "*.two.*"), filepath.Join("..", "examples", "*", "*.enc.*")} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			f.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/getsops/sops/v3/keyservice"
 )
 
 // sopsFile is a SOPS yaml document whose metadata lists the given master
@@ -88,8 +90,8 @@ func TestReadUnresponsiveKeyServiceIsBounded(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("Read took %v", d)
 		}
-		if !errors.Is(err, ErrNoKey) {
-			t.Fatalf("err = %v, want ErrNoKey", err)
+		if !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("err = %v, want ErrUnreachable", err)
 		}
 		_, slow, _ := strings.Cut(err.Error(), "no answer in time from ")
 		for _, k := range []string{"hc_vault http://" + addr + "/v1/transit/keys/k", "azure_kv https://" + addr + "/keys/k/v"} {
@@ -132,7 +134,39 @@ func TestReadRefusesHugeFiles(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 16 MiB") || !strings.Contains(err.Error(), "secret s") {
 		t.Fatalf("err = %v, want ErrInvalid about the size", err)
 	}
-	if err := SetValue(file, "", []string{"a"}, []byte("x")); !errors.Is(err, ErrInvalid) {
+	if err := SetValue(context.Background(), file, "", []string{"a"}, []byte("x")); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("SetValue: err = %v, want ErrInvalid", err)
+	}
+}
+
+// TestEveryKeyTypeHandled fails when sops gains a kind of master key
+// (a new member of its keyservice.Key oneof) that stackctl's key service
+// would not decrypt with or could not name in an error.
+func TestEveryKeyTypeHandled(t *testing.T) {
+	fields := (&keyservice.Key{}).ProtoReflect().Descriptor().Oneofs().ByName("key_type").Fields()
+	if fields.Len() < 7 {
+		t.Fatalf("sops's Key has %d key types, want at least the 7 stackctl knows", fields.Len())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a known key type fails on the context, or on its empty fields
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		t.Run(string(fd.Name()), func(t *testing.T) {
+			k := &keyservice.Key{}
+			m := k.ProtoReflect()
+			m.Set(fd, m.NewField(fd))
+			if d := describeKey(k); d == "an unknown key" {
+				t.Errorf("describeKey does not name a %s key", fd.Name())
+			}
+			done := make(chan error, 1)
+			go func() { _, err := decryptDataKey(ctx, k, nil); done <- err }()
+			select {
+			case err := <-done:
+				if errors.Is(err, errUnsupportedKey) {
+					t.Errorf("decryptDataKey does not handle a %s key", fd.Name())
+				}
+			case <-time.After(5 * time.Second): // it tried: the type is handled
+			}
+		})
 	}
 }

@@ -75,8 +75,11 @@ type decrypted struct {
 	// clear; it holds no plaintext of an encrypted value.
 	encrypted sops.Tree
 	store     common.Store
-	nameKey   []byte
-	err       *Error
+	// dataKey is the file's data key, recovered once: a rotation writes
+	// with it what it read.
+	dataKey []byte
+	nameKey []byte
+	err     *Error
 }
 
 var quietSops sync.Once
@@ -118,7 +121,7 @@ func (r *Reader) ReadAll(ctx context.Context, srcs []compose.Source) ([]Value, e
 
 // fileWide are the failures of a whole file, the same for every key read.
 func fileWide(kind error) bool {
-	return kind == ErrNoKey || kind == ErrTampered || kind == ErrMalformed
+	return kind == ErrNoKey || kind == ErrUnreachable || kind == ErrTampered || kind == ErrMalformed
 }
 
 // Read returns the value of one source, validated against swarm's limits.
@@ -253,7 +256,10 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 	if d.encrypted, err = d.store.LoadEncryptedFile(raw); err != nil {
 		return fail(ErrMalformed, parseFailure(err), "check it with `sops decrypt "+file+"`")
 	}
-	key, err := dataKey(ctx, &tree.Metadata)
+	key, unreachable, err := dataKey(ctx, &tree.Metadata)
+	if unreachable {
+		return fail(ErrUnreachable, err.Error(), "check the network path to those key services, or try again")
+	}
 	if err != nil {
 		return fail(ErrNoKey, err.Error(), keyHint)
 	}
@@ -270,7 +276,7 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 	if err != nil {
 		return fail(ErrMalformed, "cannot derive a name key", "")
 	}
-	d.tree, d.nameKey = tree, nameKey
+	d.tree, d.dataKey, d.nameKey = tree, key, nameKey
 	return d
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,42 +129,6 @@ func TestReadNoKeyAtAll(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "none of SOPS_AGE_KEY") {
 		t.Errorf("error does not say which key sources were empty: %v", err)
-	}
-}
-
-// TestReadSopsPGPExample decrypts the PGP-encrypted example that ships in
-// the sops module, with the test key that ships beside it.
-func TestReadSopsPGPExample(t *testing.T) {
-	if _, err := exec.LookPath("gpg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("gpg is required in CI: apt-get install gnupg")
-		}
-		t.Skip("gpg not installed")
-	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/getsops/sops/v3").Output()
-	if err != nil {
-		t.Fatalf("locate the sops module: %v", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	t.Setenv("GNUPGHOME", home)
-	imp := exec.Command("gpg", "--batch", "--import", filepath.Join(mod, "pgp", "sops_functional_tests_key.asc"))
-	if b, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("gpg --import: %v\n%s", err, b)
-	}
-	v, err := NewReader().Read(context.Background(), fileSource(filepath.Join(mod, "example.yaml"), path("app2", "db", "password")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(v.Data) != "c4r1b0u" {
-		t.Errorf("app2.db.password = %q, want c4r1b0u", v.Data)
 	}
 }
 

@@ -22,13 +22,13 @@ import (
 // ciphertext, so the git diff is the value, lastmodified and the MAC. The
 // file is replaced atomically and keeps its permissions. An empty path
 // means the whole document, for binary files only.
-func SetValue(file, format string, path []string, value []byte) (err error) {
+func SetValue(ctx context.Context, file, format string, path []string, value []byte) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &Error{File: file, Kind: ErrMalformed, Detail: fmt.Sprintf("sops failed on it (%v)", p)}
 		}
 	}()
-	raw, rerr := readFile(context.Background(), file)
+	raw, rerr := readFile(ctx, file)
 	if rerr != nil {
 		return rerr
 	}
@@ -46,7 +46,7 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 	}
 	where := strings.Join(path, ".")
 
-	d := decryptFile(context.Background(), file, raw, format)
+	d := decryptFile(ctx, file, raw, format)
 	if d.err != nil {
 		e := *d.err
 		e.Path = where
@@ -62,14 +62,7 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 	}
 	plain.Branches[0] = newBranch.(sops.TreeBranch)
 
-	old, err := store.LoadEncryptedFile(raw)
-	if err != nil {
-		return &Error{File: file, Kind: ErrMalformed, Detail: err.Error()}
-	}
-	key, err := dataKey(context.Background(), &old.Metadata)
-	if err != nil {
-		return &Error{File: file, Kind: ErrNoKey, Detail: err.Error(), Hint: keyHint}
-	}
+	old, key := d.encrypted, d.dataKey // the file as read, and its key, recovered once
 	// Encrypt the whole tree (this computes the MAC over every plaintext
 	// value), then put back the old ciphertext of everything unchanged.
 	if err := common.EncryptTree(common.EncryptTreeOpts{DataKey: key, Tree: &plain, Cipher: aes.NewCipher()}); err != nil {
@@ -84,7 +77,83 @@ func SetValue(file, format string, path []string, value []byte) (err error) {
 	if err != nil {
 		return &Error{File: file, Kind: ErrMalformed, Detail: "emit: " + err.Error()}
 	}
-	return replaceFile(file, out)
+	return replaceFile(file, keepOrder(store, raw, out))
+}
+
+// keepOrder gives out the key order raw had. sops releases write the
+// metadata's keys in different orders (3.12 puts an age key's recipient
+// before enc, 3.13 after), so a file written by one and rewritten with
+// the other would change in every key group; a rotation's diff is the
+// value, lastmodified and mac. Anything it cannot read back is left as
+// sops wrote it.
+func keepOrder(store sops.Store, raw, out []byte) []byte {
+	was, err := store.LoadPlainFile(raw)
+	if err != nil {
+		return out
+	}
+	now, err := store.LoadPlainFile(out)
+	if err != nil || len(now) != len(was) {
+		return out
+	}
+	for i := range now {
+		now[i] = reorder(now[i], was[i]).(sops.TreeBranch)
+	}
+	again, err := store.EmitPlainFile(now)
+	if err != nil {
+		return out
+	}
+	return again
+}
+
+// reorder puts the keys of each mapping in fresh in the order old has
+// them (keys old lacks go last, as they were). Mappings with comments are
+// left alone: sops keeps the data's order, only its metadata moves.
+func reorder(fresh, old any) any {
+	switch f := fresh.(type) {
+	case sops.TreeBranch:
+		o, ok := old.(sops.TreeBranch)
+		if !ok || hasComment(f) || hasComment(o) {
+			return f
+		}
+		byKey := make(map[any]sops.TreeItem, len(f))
+		for _, item := range f {
+			byKey[item.Key] = item
+		}
+		out := make(sops.TreeBranch, 0, len(f))
+		for _, item := range o {
+			if got, ok := byKey[item.Key]; ok {
+				out = append(out, sops.TreeItem{Key: got.Key, Value: reorder(got.Value, item.Value)})
+				delete(byKey, item.Key)
+			}
+		}
+		for _, item := range f {
+			if _, left := byKey[item.Key]; left {
+				out = append(out, item)
+			}
+		}
+		return out
+	case []any:
+		o, ok := old.([]any)
+		if !ok {
+			return f
+		}
+		for i := range f {
+			if i < len(o) {
+				f[i] = reorder(f[i], o[i])
+			}
+		}
+		return f
+	}
+	return fresh
+}
+
+func hasComment(b sops.TreeBranch) bool {
+	for _, item := range b {
+		if _, ok := item.Key.(sops.Comment); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // storesConfig reads the store settings (indent) of the .sops.yaml that

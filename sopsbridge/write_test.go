@@ -72,7 +72,7 @@ func TestSetValue(t *testing.T) {
 		t.Run(tt.fixture, func(t *testing.T) {
 			file := copyFixture(t, tt.fixture, 0o640)
 			before, _ := os.ReadFile(file)
-			if err := SetValue(file, "", tt.path, []byte("NEW-VALUE-1")); err != nil {
+			if err := SetValue(context.Background(), file, "", tt.path, []byte("NEW-VALUE-1")); err != nil {
 				t.Fatal(err)
 			}
 			if got := read(t, file, tt.path...); got != "NEW-VALUE-1" {
@@ -107,7 +107,7 @@ func TestSetValue(t *testing.T) {
 
 	t.Run("binary file is replaced whole", func(t *testing.T) {
 		file := copyFixture(t, "tls.key.enc", 0o600)
-		if err := SetValue(file, "", nil, []byte("NEW-KEY\n")); err != nil {
+		if err := SetValue(context.Background(), file, "", nil, []byte("NEW-KEY\n")); err != nil {
 			t.Fatal(err)
 		}
 		if got := read(t, file); got != "NEW-KEY\n" {
@@ -136,7 +136,7 @@ func TestSetValueErrorsLeaveTheFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := os.ReadFile(tt.file)
-			err := SetValue(tt.file, "", tt.path, []byte("NEW-VALUE-1"))
+			err := SetValue(context.Background(), tt.file, "", tt.path, []byte("NEW-VALUE-1"))
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("err = %v, want %v", err, tt.kind)
 			}
@@ -157,7 +157,7 @@ func TestSetValueHonoursSopsYAML(t *testing.T) {
 	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
 	file := copyFixture(t, "app.enc.yaml", 0o600)
 	os.WriteFile(filepath.Join(filepath.Dir(file), ".sops.yaml"), []byte("stores:\n  yaml:\n    indent: 2\n"), 0o600)
-	if err := SetValue(file, "", []string{"api_key"}, []byte("NEW")); err != nil {
+	if err := SetValue(context.Background(), file, "", []string{"api_key"}, []byte("NEW")); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := os.ReadFile(file)
@@ -180,7 +180,7 @@ func TestSetValueKeepsTheFile(t *testing.T) {
 		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
 		}
-		if err := SetValue(link, "", []string{"db", "password"}, []byte("NEW-VALUE-2")); err != nil {
+		if err := SetValue(context.Background(), link, "", []string{"db", "password"}, []byte("NEW-VALUE-2")); err != nil {
 			t.Fatal(err)
 		}
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -198,7 +198,7 @@ func TestSetValueKeepsTheFile(t *testing.T) {
 		if err := os.Chown(file, 4321, 4322); err != nil {
 			t.Fatal(err)
 		}
-		if err := SetValue(file, "", []string{"db", "password"}, []byte("NEW-VALUE-3")); err != nil {
+		if err := SetValue(context.Background(), file, "", []string{"db", "password"}, []byte("NEW-VALUE-3")); err != nil {
 			t.Fatal(err)
 		}
 		fi, _ := os.Stat(file)
@@ -210,7 +210,7 @@ func TestSetValueKeepsTheFile(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) {
 		file := copyFixture(t, "app.enc.yaml", 0o440)
 		before, _ := os.ReadFile(file)
-		err := SetValue(file, "", []string{"db", "password"}, []byte("NEW-VALUE-4"))
+		err := SetValue(context.Background(), file, "", []string{"db", "password"}, []byte("NEW-VALUE-4"))
 		if err == nil || !strings.Contains(err.Error(), "read-only") {
 			t.Fatalf("err = %v, want a refusal", err)
 		}
@@ -218,4 +218,48 @@ func TestSetValueKeepsTheFile(t *testing.T) {
 			t.Error("the read-only file changed")
 		}
 	})
+}
+
+// TestSetValueKeepsLayout rewrites files made by the sops CLI of two
+// releases that order an age key's fields differently (3.12: recipient,
+// enc; 3.13: enc, recipient). Line by line, only the value, lastmodified
+// and mac may change, whichever release wrote the file.
+func TestSetValueKeepsLayout(t *testing.T) {
+	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
+	files, _ := filepath.Glob(filepath.Join(testdata, "sops", "cli", "*.two.*"))
+	if len(files) < 4 {
+		t.Fatalf("want the sops 3.12.1 and 3.13.3 fixtures under testdata/sops/cli, have %v", files)
+	}
+	for _, src := range files {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			before, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), filepath.Base(src))
+			if err := os.WriteFile(file, before, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := SetValue(context.Background(), file, "", []string{"db", "password"}, []byte("NEW-VALUE-2")); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, file, "db", "password"); got != "NEW-VALUE-2" {
+				t.Errorf("value after write = %q", got)
+			}
+			after, _ := os.ReadFile(file)
+			was, now := strings.Split(string(before), "\n"), strings.Split(string(after), "\n")
+			if len(was) != len(now) {
+				t.Fatalf("%d lines became %d:\n%s", len(was), len(now), after)
+			}
+			for i := range was {
+				if was[i] == now[i] {
+					continue
+				}
+				l := strings.Trim(strings.TrimSpace(now[i]), `"`)
+				if !strings.HasPrefix(l, "password") && !strings.HasPrefix(l, "lastmodified") && !strings.HasPrefix(l, "mac") {
+					t.Errorf("line %d changed:\n-%s\n+%s", i+1, was[i], now[i])
+				}
+			}
+		})
+	}
 }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -12,9 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 	"gopkg.in/yaml.v3"
 )
 
@@ -230,32 +230,32 @@ func engineState(t *testing.T, api *client.Client, stacks ...string) string {
 		sort.Strings(kv)
 		lines = append(lines, fmt.Sprintf("%s %s id=%s index=%d labels=[%s]", kind, name, id, index, strings.Join(kv, " ")))
 	}
-	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{})
+	svcs, err := api.ServiceList(ctx, client.ServiceListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range svcs {
+	for _, s := range svcs.Items {
 		add("service", s.Spec.Name, s.ID, s.Version.Index, s.Spec.Labels)
 	}
-	secrets, err := api.SecretList(ctx, swarm.SecretListOptions{})
+	secrets, err := api.SecretList(ctx, client.SecretListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range secrets {
+	for _, s := range secrets.Items {
 		add("secret", s.Spec.Name, s.ID, s.Version.Index, s.Spec.Labels)
 	}
-	configs, err := api.ConfigList(ctx, swarm.ConfigListOptions{})
+	configs, err := api.ConfigList(ctx, client.ConfigListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range configs {
+	for _, c := range configs.Items {
 		add("config", c.Spec.Name, c.ID, c.Version.Index, c.Spec.Labels)
 	}
-	nets, err := api.NetworkList(ctx, network.ListOptions{})
+	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range nets {
+	for _, n := range nets.Items {
 		add("network", n.Name, n.ID, 0, n.Labels)
 	}
 	sort.Strings(lines)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -9,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 )
 
 // benchCompose is 20 services; the first 10 share one secret.
@@ -41,12 +41,12 @@ func timed(b *testing.B, name string, args ...string) time.Duration {
 
 // writesTo counts the services of a stack whose spec version moved since before.
 func writesTo(b *testing.B, api *client.Client, stack string, before map[string]uint64) int {
-	list, err := api.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
+	list, err := api.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := 0
-	for _, s := range list {
+	for _, s := range list.Items {
 		if s.Version.Index != before[s.Spec.Name] {
 			n++
 		}
@@ -73,16 +73,16 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 		compose := dir + "/compose.yml"
 
 		// First deploy, both detached (docker stack deploy's default).
-		o := timed(b, stackctlBin, "deploy", "--detach", "-q", "-c", compose, ours)
+		o := timed(b, binary(b), "deploy", "--detach", "-q", "-c", compose, ours)
 		d := timed(b, "docker", "stack", "deploy", "--resolve-image", "never", "--detach=true", "-q", "-c", compose, theirs)
 		reportRatio(b, "first20", o, d)
 		// Let both converge before the next step.
-		timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
+		timed(b, binary(b), "deploy", "-q", "-c", compose, ours)
 		waitConverged(b, api, theirs)
 
 		// Unchanged redeploy.
 		bo, bd := versionIndexes(b, api, ours), versionIndexes(b, api, theirs)
-		o = timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
+		o = timed(b, binary(b), "deploy", "-q", "-c", compose, ours)
 		d = timed(b, "docker", "stack", "deploy", "--resolve-image", "never", "--detach=true", "-q", "-c", compose, theirs)
 		reportRatio(b, "unchanged20", o, d)
 		b.ReportMetric(float64(writesTo(b, api, ours, bo)), "unchanged20-stackctl-updates")
@@ -91,7 +91,7 @@ func BenchmarkDeployVsDocker(b *testing.B) {
 
 		// Change the secret 10 services share.
 		writeInto(b, dir, map[string]string{"shared.txt": "v2"})
-		o = timed(b, stackctlBin, "deploy", "-q", "-c", compose, ours)
+		o = timed(b, binary(b), "deploy", "-q", "-c", compose, ours)
 		start := time.Now()
 		cmd := exec.Command("docker", "secret", "create", "--label", "com.docker.stack.namespace="+theirs, theirs+"_shared_v2", dir+"/shared.txt")
 		if out, err := cmd.CombinedOutput(); err != nil {

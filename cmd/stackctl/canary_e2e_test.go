@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -12,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // rotatedCanary is the value the cycle below rotates db_password to.
@@ -67,7 +67,7 @@ configs:
 	}
 	run := func(stdin string, args ...string) {
 		t.Helper()
-		cmd := exec.Command(stackctlBin, args...)
+		cmd := exec.Command(binary(t), args...)
 		cmd.Dir, cmd.Env, cmd.Stdin = work, env, strings.NewReader(stdin)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
@@ -111,18 +111,18 @@ configs:
 
 	// Everything the engine shows of the stack, configs' data aside.
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
 	var shown []any
-	services, _ := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	tasks, _ := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", stack+"_app"))})
-	secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	nets, _ := api.NetworkList(ctx, network.ListOptions{Filters: f})
-	configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-	for i := range configs {
-		configs[i].Spec.Data = nil
+	services, _ := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	tasks, _ := api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", stack+"_app")})
+	secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
+	nets, _ := api.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	for i := range configs.Items {
+		configs.Items[i].Spec.Data = nil
 	}
 	shown = append(shown, services, tasks, secrets, nets, configs)
-	if len(services) == 0 || len(secrets) == 0 || len(tasks) == 0 {
+	if len(services.Items) == 0 || len(secrets.Items) == 0 || len(tasks.Items) == 0 {
 		t.Fatal("the stack is not in the engine")
 	}
 	b, _ := json.Marshal(shown)

@@ -10,28 +10,6 @@ import (
 	"testing"
 )
 
-// stackctlBin is the binary built once for the tests that run it as a user would.
-var stackctlBin string
-
-func TestMain(m *testing.M) {
-	if os.Getenv("STACKCTL_DUMPABLE_CHILD") == "1" {
-		os.Exit(m.Run()) // a child of TestNoCoreDumps: needs no binary
-	}
-	dir, err := os.MkdirTemp("", "stackctl-bin")
-	if err != nil {
-		panic(err)
-	}
-	stackctlBin = filepath.Join(dir, "stackctl")
-	if out, err := exec.Command("go", "build", "-o", stackctlBin, ".").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		panic("go build: " + err.Error() + "\n" + string(out))
-	}
-	code := m.Run()
-	removeTestImage()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 func testdataPath(t testing.TB, parts ...string) string {
 	p, err := filepath.Abs(filepath.Join(append([]string{"..", "..", "testdata"}, parts...)...))
 	if err != nil {
@@ -88,7 +66,7 @@ configs:
 			}
 			before := snapshot(t, work, tmp, home)
 			var out, errb bytes.Buffer
-			cmd := exec.Command(stackctlBin, "render", "-c", "compose.yml", "canary")
+			cmd := exec.Command(binary(t), "render", "-c", "compose.yml", "canary")
 			cmd.Dir = work
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp,

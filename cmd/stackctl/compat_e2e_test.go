@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -5,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // seedCompose has the shape of the Docker secrets guide's example (a web
@@ -55,11 +58,13 @@ func TestSeedExampleDeploys(t *testing.T) {
 	stack := newStack(t)
 	ctx := context.Background()
 	root := "e2e-root-" + randomHex(4)
-	resp, err := api.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: root}, Data: []byte("root-pw")})
+	resp, err := api.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: root}, Data: []byte("root-pw")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeEventually(func() error { return api.SecretRemove(ctx, resp.ID) }) })
+	t.Cleanup(func() {
+		removeEventually(func() error { _, err := api.SecretRemove(ctx, resp.ID, client.SecretRemoveOptions{}); return err })
+	})
 	dir := writeDir(t, map[string]string{
 		"compose.yml":     seedCompose,
 		"db_password.txt": "seed-pw-51c2",
@@ -98,7 +103,7 @@ func TestSeedExampleDeploys(t *testing.T) {
 	if got := strings.Join(web.Spec.TaskTemplate.ContainerSpec.Hosts, ","); got != "10.0.0.2 zeta,10.0.0.1 alpha,10.0.0.3 zeta" {
 		t.Errorf("extra_hosts = %s, want them in the file's order", got)
 	}
-	if _, _, err := api.ServiceInspectWithRaw(ctx, stack+"_debug", swarm.ServiceInspectOptions{}); err == nil {
+	if _, err := api.ServiceInspect(ctx, stack+"_debug", client.ServiceInspectOptions{}); err == nil {
 		t.Error("the debug service of an inactive profile was deployed")
 	}
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -14,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 	"gopkg.in/yaml.v3"
 
 	"github.com/stackctl/stackctl/compose"
@@ -276,42 +276,48 @@ func createExternals(t *testing.T, api *client.Client, p *compose.Project) {
 		if !n.External.External || !container.NetworkMode(name).IsUserDefined() {
 			continue
 		}
-		if _, err := api.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+		if _, err := api.NetworkInspect(ctx, name, client.NetworkInspectOptions{Scope: "swarm"}); err == nil {
 			continue
 		}
-		resp, err := api.NetworkCreate(ctx, name, network.CreateOptions{Driver: "overlay", Attachable: true})
+		resp, err := api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "overlay", Attachable: true})
 		if err != nil {
 			t.Fatalf("create external network %s: %v", name, err)
 		}
-		t.Cleanup(func() { removeEventually(func() error { return api.NetworkRemove(ctx, resp.ID) }) })
+		t.Cleanup(func() {
+			removeEventually(func() error { _, err := api.NetworkRemove(ctx, resp.ID, client.NetworkRemoveOptions{}); return err })
+		})
 	}
 	for key, s := range p.Config.Secrets {
 		if !s.External.External {
 			continue
 		}
 		name := orDefault(s.Name, key)
-		if _, _, err := api.SecretInspectWithRaw(ctx, name); err == nil {
+		if _, err := api.SecretInspect(ctx, name, client.SecretInspectOptions{}); err == nil {
 			continue
 		}
-		resp, err := api.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}, Data: []byte("placeholder")})
+		resp, err := api.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}, Data: []byte("placeholder")}})
 		if err != nil {
 			t.Fatalf("create external secret %s: %v", name, err)
 		}
-		t.Cleanup(func() { removeEventually(func() error { return api.SecretRemove(ctx, resp.ID) }) })
+		t.Cleanup(func() {
+			removeEventually(func() error { _, err := api.SecretRemove(ctx, resp.ID, client.SecretRemoveOptions{}); return err })
+		})
 	}
 	for key, c := range p.Config.Configs {
 		if !c.External.External {
 			continue
 		}
 		name := orDefault(c.Name, key)
-		if _, _, err := api.ConfigInspectWithRaw(ctx, name); err == nil {
+		if _, err := api.ConfigInspect(ctx, name, client.ConfigInspectOptions{}); err == nil {
 			continue
 		}
-		resp, err := api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}, Data: []byte("placeholder")})
+		resp, err := api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}, Data: []byte("placeholder")}})
 		if err != nil {
 			t.Fatalf("create external config %s: %v", name, err)
 		}
-		t.Cleanup(func() { removeEventually(func() error { return api.ConfigRemove(ctx, resp.ID) }) })
+		t.Cleanup(func() {
+			removeEventually(func() error { _, err := api.ConfigRemove(ctx, resp.ID, client.ConfigRemoveOptions{}); return err })
+		})
 	}
 }
 
@@ -336,20 +342,20 @@ func orDefault(a, b string) string {
 func stackObjects(t *testing.T, api *client.Client, stack string) map[string]any {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
 	out := map[string]any{}
-	services, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range services {
+	for _, s := range services.Items {
 		out["service "+strings.TrimPrefix(s.Spec.Name, stack+"_")] = normalizedSpec(t, s.Spec.Name, stack)
 	}
-	nets, err := api.NetworkList(ctx, network.ListOptions{Filters: f})
+	nets, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range nets {
+	for _, n := range nets.Items {
 		out["network "+strings.TrimPrefix(n.Name, stack+"_")] = scrubbed(t, stack, map[string]any{
 			"Driver": n.Driver, "Attachable": n.Attachable, "Internal": n.Internal, "Labels": n.Labels,
 			// Subnets the engine picks differ between two stacks; the
@@ -357,20 +363,20 @@ func stackObjects(t *testing.T, api *client.Client, stack string) map[string]any
 			"Options": withoutKey(n.Options, "com.docker.network.driver.overlay.vxlanid_list"), "IPAMDriver": n.IPAM.Driver, "EnableIPv6": n.EnableIPv6,
 		})
 	}
-	secrets, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+	secrets, err := api.SecretList(ctx, client.SecretListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range secrets {
+	for _, s := range secrets.Items {
 		out["secret "+versionSuffix.ReplaceAllString(strings.TrimPrefix(s.Spec.Name, stack+"_"), "")] = scrubbed(t, stack, map[string]any{
 			"Labels": withoutStackctlLabels(s.Spec.Labels), "Driver": s.Spec.Driver, "Templating": s.Spec.Templating,
 		})
 	}
-	configs, err := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	configs, err := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range configs {
+	for _, c := range configs.Items {
 		out["config "+versionSuffix.ReplaceAllString(strings.TrimPrefix(c.Spec.Name, stack+"_"), "")] = scrubbed(t, stack, map[string]any{
 			"Labels": withoutStackctlLabels(c.Spec.Labels), "Templating": c.Spec.Templating,
 		})

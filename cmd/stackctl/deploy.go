@@ -89,7 +89,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 		load.Stdin = bytes.NewReader(stdin.Bytes()) // -c - is what it was
 		again, err := rotate.Prepare(ctx, load)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, inputError(err)
 		}
 		return again, nil
 	}
@@ -114,7 +114,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*rotate.Desired, error) {
 	desired, err := rotate.Prepare(ctx, opts)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, inputError(err)
 	}
 	report := reporter(d, quiet)
 	for _, w := range desired.Warnings {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -11,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 )
 
 const sharedSecretCompose = `
@@ -293,12 +293,12 @@ func assertNoCanary(t *testing.T, r result) {
 // versionIndexes are the stack's services' spec versions: any write bumps them.
 func versionIndexes(t testing.TB, api *client.Client, stack string) map[string]uint64 {
 	t.Helper()
-	list, err := api.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
+	list, err := api.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]uint64{}
-	for _, s := range list {
+	for _, s := range list.Items {
 		out[s.Spec.Name] = s.Version.Index
 	}
 	return out

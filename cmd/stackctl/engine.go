@@ -29,7 +29,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 }
 
 // connect builds an Engine API client with docker/cli's own resolution of
-// hosts, contexts, TLS and ssh, and negotiates the API version.
+// hosts, contexts, TLS and ssh.
 func connect(ctx context.Context, f engineFlags) (rotate.Engine, error) {
 	// docker/cli's Client() exits the process when the endpoint cannot be
 	// resolved; DockerEndpoint() reports that on the error stream instead,
@@ -55,7 +55,5 @@ func connect(ctx context.Context, f engineFlags) (rotate.Engine, error) {
 	if initErr.Len() > 0 {
 		return nil, fmt.Errorf("docker connection: %s", strings.TrimSpace(initErr.String()))
 	}
-	api := cli.Client()
-	api.NegotiateAPIVersion(ctx)
-	return api, nil
+	return cli.Client(), nil // negotiates the API version on its first request
 }

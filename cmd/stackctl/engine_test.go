@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 // Helpers for the end-to-end tests: a real engine in swarm mode, a test
@@ -20,12 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/rotate"
 )
@@ -44,25 +42,22 @@ var (
 func realEngine(t testing.TB) *client.Client {
 	t.Helper()
 	engineOnce.Do(func() {
-		engineAPI, engineErr = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		engineAPI, engineErr = client.NewClientWithOpts(client.FromEnv)
 		if engineErr != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		info, err := engineAPI.Info(ctx)
+		info, err := engineAPI.Info(ctx, client.InfoOptions{})
 		switch {
 		case err != nil:
 			engineErr = fmt.Errorf("no Docker engine answers: %w", err)
-		case !info.Swarm.ControlAvailable:
+		case !info.Info.Swarm.ControlAvailable:
 			engineErr = fmt.Errorf("the engine is not a swarm manager: run docker swarm init --advertise-addr 127.0.0.1")
 		}
 	})
 	if engineErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("end-to-end tests need a Docker engine in CI: %v", engineErr)
-		}
-		t.Skipf("no usable Docker engine: %v", engineErr)
+		t.Fatalf("the end-to-end tests need a Docker engine that is a swarm manager (make test starts one): %v", engineErr)
 	}
 	return engineAPI
 }
@@ -72,7 +67,10 @@ func realEngine(t testing.TB) *client.Client {
 func testImage(t testing.TB) string {
 	t.Helper()
 	api := realEngine(t)
-	imageOnce.Do(func() { imageRef, imageErr = buildTestImage(api) })
+	imageOnce.Do(func() {
+		imageRef, imageErr = buildTestImage(api)
+		cleanups = append(cleanups, removeTestImage)
+	})
 	if imageErr != nil {
 		t.Fatalf("build the test image: %v", imageErr)
 	}
@@ -104,8 +102,8 @@ func buildTestImage(api *client.Client) (string, error) {
 	tw.Write(data)
 	tw.Close()
 	ref := "stackctl-test:" + randomHex(6)
-	rc, err := api.ImageImport(context.Background(), image.ImportSource{Source: &buf, SourceName: "-"}, ref,
-		image.ImportOptions{Changes: []string{`ENTRYPOINT ["/app"]`, `CMD ["sleep"]`}})
+	rc, err := api.ImageImport(context.Background(), client.ImageImportSource{Source: &buf, SourceName: "-"}, ref,
+		client.ImageImportOptions{Changes: []string{`ENTRYPOINT ["/app"]`, `CMD ["sleep"]`}})
 	if err != nil {
 		return "", err
 	}
@@ -121,13 +119,13 @@ func removeTestImage() {
 		return
 	}
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("ancestor", imageRef))
+	f := make(client.Filters).Add("ancestor", imageRef)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if list, err := engineAPI.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil && len(list) == 0 {
+		if list, err := engineAPI.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil && len(list.Items) == 0 {
 			break
 		}
 	}
-	engineAPI.ImageRemove(ctx, imageRef, image.RemoveOptions{Force: true, PruneChildren: true})
+	engineAPI.ImageRemove(ctx, imageRef, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 }
 
 func randomHex(n int) string {
@@ -148,35 +146,35 @@ func newStack(t testing.TB) string {
 
 func removeStack(t testing.TB, api *client.Client, stack string) {
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
-	services, _ := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	for _, s := range services {
-		api.ServiceRemove(ctx, s.ID)
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
+	services, _ := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	for _, s := range services.Items {
+		api.ServiceRemove(ctx, s.ID, client.ServiceRemoveOptions{})
 	}
 	// Secrets, configs and networks can be removed once the tasks are gone.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var left []string
-		secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-		for _, s := range secrets {
-			if err := api.SecretRemove(ctx, s.ID); err != nil {
+		secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
+		for _, s := range secrets.Items {
+			if _, err := api.SecretRemove(ctx, s.ID, client.SecretRemoveOptions{}); err != nil {
 				left = append(left, s.Spec.Name)
 			}
 		}
-		configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-		for _, c := range configs {
-			if err := api.ConfigRemove(ctx, c.ID); err != nil {
+		configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+		for _, c := range configs.Items {
+			if _, err := api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil {
 				left = append(left, c.Spec.Name)
 			}
 		}
 		// A lock left by a deploy the test killed.
-		locks, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", rotate.LabelLock+"="+stack))})
-		for _, c := range locks {
-			api.ConfigRemove(ctx, c.ID)
+		locks, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", rotate.LabelLock+"="+stack)})
+		for _, c := range locks.Items {
+			api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 		}
-		nets, _ := api.NetworkList(ctx, network.ListOptions{Filters: f})
-		for _, n := range nets {
-			if err := api.NetworkRemove(ctx, n.ID); err != nil {
+		nets, _ := api.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+		for _, n := range nets.Items {
+			if _, err := api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
 				left = append(left, n.Name)
 			}
 		}
@@ -217,7 +215,7 @@ func mustStackctl(t testing.TB, dir string, env []string, args ...string) result
 // stackctlIn is stackctl with standard input.
 func stackctlIn(t testing.TB, dir, stdin string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(stackctlBin, args...)
+	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -256,11 +254,11 @@ func writeInto(t testing.TB, dir string, files map[string]string) {
 // serviceTasks lists a service's tasks.
 func serviceTasks(t testing.TB, api *client.Client, service string) []swarm.Task {
 	t.Helper()
-	tasks, err := api.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service))})
+	tasks, err := api.TaskList(context.Background(), client.TaskListOptions{Filters: make(client.Filters).Add("service", service)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tasks
+	return tasks.Items
 }
 
 // readInContainers returns what each running task of a service reads at path.
@@ -282,21 +280,21 @@ func readInContainers(t testing.TB, api *client.Client, service, path string) []
 
 func inspectService(t testing.TB, api *client.Client, name string) swarm.Service {
 	t.Helper()
-	svc, _, err := api.ServiceInspectWithRaw(context.Background(), name, swarm.ServiceInspectOptions{})
+	got, err := api.ServiceInspect(context.Background(), name, client.ServiceInspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc
+	return got.Service
 }
 
 func secretNames(t testing.TB, api *client.Client, stack string) []string {
 	t.Helper()
-	list, err := api.SecretList(context.Background(), swarm.SecretListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))})
+	list, err := api.SecretList(context.Background(), client.SecretListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, s := range list {
+	for _, s := range list.Items {
 		names = append(names, s.Spec.Name)
 	}
 	return names

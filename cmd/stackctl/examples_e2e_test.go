@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -27,7 +29,7 @@ func TestExampleREADMEs(t *testing.T) {
 			for _, m := range shBlock.FindAllStringSubmatch(string(text), -1) {
 				cmd := exec.Command("bash", "-euo", "pipefail", "-c", m[1])
 				cmd.Dir = root
-				cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(stackctlBin)+":"+os.Getenv("PATH"), "DEMO_IMAGE="+testImage(t))
+				cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary(t))+":"+os.Getenv("PATH"), "DEMO_IMAGE="+testImage(t))
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Errorf("%v\n--- commands:\n%s--- output:\n%s", err, m[1], out)
 				}

@@ -12,7 +12,7 @@ import (
 // README gives it, and checks that no value from it is printed.
 func TestQuickstartRenders(t *testing.T) {
 	dir := filepath.Join("..", "..", "examples", "quickstart")
-	cmd := exec.Command(stackctlBin, "render", "-c", filepath.Join(dir, "compose.yml"), "quickstart")
+	cmd := exec.Command(binary(t), "render", "-c", filepath.Join(dir, "compose.yml"), "quickstart")
 	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+filepath.Join(dir, "demo-age-key.txt"))
 	out, err := cmd.Output()
 	if err != nil {

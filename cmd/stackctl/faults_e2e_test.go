@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -7,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // rollingCompose updates one task at a time, slowly enough that a fault
@@ -88,8 +91,8 @@ func TestClusterWorkerDiesMidRollout(t *testing.T) {
 func waitForUpdate(t testing.TB, c *cluster, service string) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		svc, _, err := c.API.ServiceInspectWithRaw(context.Background(), service, swarm.ServiceInspectOptions{})
-		if err == nil && svc.UpdateStatus != nil && svc.UpdateStatus.State == swarm.UpdateStateUpdating {
+		got, err := c.API.ServiceInspect(context.Background(), service, client.ServiceInspectOptions{})
+		if svc := got.Service; err == nil && svc.UpdateStatus != nil && svc.UpdateStatus.State == swarm.UpdateStateUpdating {
 			return
 		}
 	}

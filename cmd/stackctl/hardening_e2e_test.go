@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -11,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/rotate"
 )
@@ -43,10 +46,10 @@ func TestDeployThatWaitedReadsAgain(t *testing.T) {
 	mustStackctl(t, dir, []string{"CONF=a"}, "deploy", "-c", "compose.yml", "--timeout", "2m", stack)
 
 	// Another writer holds the lock.
-	held, err := api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: swarm.Annotations{
+	held, err := api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{
 		Name:   rotate.LockName(stack),
 		Labels: map[string]string{rotate.LabelLock: stack, rotate.LabelHolder: "another writer"},
-	}, Data: []byte("{}")})
+	}, Data: []byte("{}")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,7 @@ func TestDeployThatWaitedReadsAgain(t *testing.T) {
 	}
 	// The other writer rotates the secret, then lets go.
 	writeInto(t, dir, map[string]string{"s.txt": "two"})
-	if err := api.ConfigRemove(ctx, held.ID); err != nil {
+	if _, err := api.ConfigRemove(ctx, held.ID, client.ConfigRemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r := waiting.wait(t)
@@ -229,13 +232,13 @@ func TestEngineRefusalPutsBack(t *testing.T) {
 				spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: blocker},
 					TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(t), Command: []string{"/app", "sleep"}}},
 					EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 18557}}}}
-				if _, err := api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{}); err != nil {
+				if _, err := api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec}); err != nil {
 					t.Errorf("create the blocker: %v", err)
 				}
 			})
 		}
 	})
-	t.Cleanup(func() { api.ServiceRemove(ctx, blocker) })
+	t.Cleanup(func() { api.ServiceRemove(ctx, blocker, client.ServiceRemoveOptions{}) })
 	r := stackctl(t, dir, []string{"DOCKER_HOST=" + proxy.Host()}, "deploy", "-c", "compose.yml", "--timeout", "2m", stack)
 	if r.code != 1 || !strings.Contains(r.stderr, "put back (") {
 		t.Fatalf("exit %d, want 1 saying what was put back:\n%s", r.code, r.stderr)
@@ -250,7 +253,7 @@ func TestEngineRefusalPutsBack(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if _, _, err := api.ServiceInspectWithRaw(ctx, stack+"_new", swarm.ServiceInspectOptions{}); err == nil {
+	if _, err := api.ServiceInspect(ctx, stack+"_new", client.ServiceInspectOptions{}); err == nil {
 		t.Error("the refused service exists")
 	}
 }

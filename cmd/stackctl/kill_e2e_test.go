@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -8,9 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/rotate"
 )
@@ -100,13 +101,13 @@ func runKilledAtWrite(t *testing.T, dir string, n int, args ...string) bool {
 func assertUnusedAtMost(t *testing.T, api *client.Client, stack string, keep int) {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", rotate.LabelNamespace+"="+stack))
-	services, err := api.ServiceList(ctx, swarm.ServiceListOptions{})
+	f := make(client.Filters).Add("label", rotate.LabelNamespace+"="+stack)
+	services, err := api.ServiceList(ctx, client.ServiceListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	used := map[string]bool{}
-	for _, s := range services {
+	for _, s := range services.Items {
 		for _, spec := range []*swarm.ServiceSpec{&s.Spec, s.PreviousSpec} {
 			if spec == nil || spec.TaskTemplate.ContainerSpec == nil {
 				continue
@@ -120,14 +121,14 @@ func assertUnusedAtMost(t *testing.T, api *client.Client, stack string, keep int
 		}
 	}
 	unused := map[string][]string{}
-	secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	for _, s := range secrets {
+	secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
+	for _, s := range secrets.Items {
 		if name := s.Spec.Labels[rotate.LabelName]; name != "" && !used[s.Spec.Name] {
 			unused[name] = append(unused[name], s.Spec.Name)
 		}
 	}
-	configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-	for _, c := range configs {
+	configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	for _, c := range configs.Items {
 		if name := c.Spec.Labels[rotate.LabelName]; name != "" && !used[c.Spec.Name] {
 			unused[name] = append(unused[name], c.Spec.Name)
 		}

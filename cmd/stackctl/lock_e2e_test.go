@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -13,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/rotate"
 )
@@ -155,7 +156,7 @@ func (s *syncBuffer) String() string {
 
 func startStackctl(t testing.TB, dir string, env []string, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(stackctlBin, args...)}
+	r := &running{cmd: exec.Command(binary(t), args...)}
 	r.cmd.Dir = dir
 	r.cmd.Env = append(append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt")), env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errb
@@ -174,14 +175,14 @@ func (r *running) wait(t testing.TB) result {
 
 func findLock(t testing.TB, api *client.Client, stack string) (swarm.Config, bool) {
 	t.Helper()
-	list, err := api.ConfigList(context.Background(), swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", rotate.LabelLock+"="+stack))})
+	list, err := api.ConfigList(context.Background(), client.ConfigListOptions{Filters: make(client.Filters).Add("label", rotate.LabelLock+"="+stack)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) == 0 {
+	if len(list.Items) == 0 {
 		return swarm.Config{}, false
 	}
-	return list[0], true
+	return list.Items[0], true
 }
 
 func waitForLock(t testing.TB, api *client.Client, stack string) swarm.Config {
@@ -204,10 +205,10 @@ func recordStackWrites(t *testing.T, api *client.Client, stack string, wantLocks
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	msgs, errs := api.Events(ctx, events.ListOptions{
-		Filters: filters.NewArgs(filters.Arg("scope", "swarm"),
-			filters.Arg("type", "secret"), filters.Arg("type", "config"), filters.Arg("type", "service")),
+	stream := api.Events(ctx, client.EventsListOptions{
+		Filters: make(client.Filters).Add("scope", "swarm").Add("type", "secret", "config", "service"),
 	})
+	msgs, errs := stream.Messages, stream.Err
 	var (
 		mu        sync.Mutex
 		got       []events.Message

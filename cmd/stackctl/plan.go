@@ -27,7 +27,7 @@ func newPlanCmd(d *deps, runF func(context.Context, planOptions) error) *cobra.C
 		Use:   "plan [-c FILE]... [STACK]",
 		Short: "Show what deploy would change; reads the engine, writes nothing",
 		Example: `  stackctl plan -c docker-compose.yml shop
-  stackctl plan --output json shop | jq '.services[] | select(.action != "unchanged")'`,
+  stackctl plan --output json shop | jq '.plan.services[] | select(.action != "unchanged")'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.output.validate(); err != nil {

@@ -87,7 +87,7 @@ func runPrune(ctx context.Context, d *deps, opts pruneOptions) error {
 	removed, err := rotate.PruneStack(ctx, eng, stack, popts, opts.lock, reporter(d, opts.output.quiet))
 	err = asUsage(err)
 	if opts.output.format == "json" {
-		if jerr := writeJSON(d.stdout, map[string]any{"stack": stack, "dry_run": opts.dryRun, "pruned": removed}); jerr != nil && err == nil {
+		if jerr := writeJSON(d.stdout, rotate.PruneResult{FormatVersion: rotate.FormatVersion, Stack: stack, DryRun: opts.dryRun, Pruned: orEmpty(removed)}); jerr != nil && err == nil {
 			err = jerr
 		}
 		return err
@@ -103,4 +103,11 @@ func runPrune(ctx context.Context, d *deps, opts pruneOptions) error {
 		fmt.Fprintf(d.stdout, "stack %s: nothing to prune\n", stack)
 	}
 	return err
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -63,7 +63,7 @@ reference names its target explicitly. No value is printed.`,
 func runRender(ctx context.Context, d *deps, opts renderOptions) error {
 	desired, err := rotate.PrepareRender(ctx, opts.load)
 	if err != nil {
-		return usageError{err}
+		return inputError(err)
 	}
 	for _, w := range desired.Warnings {
 		fmt.Fprintln(d.stderr, "warning:", w)

@@ -17,13 +17,6 @@ import (
 	"github.com/stackctl/stackctl/rotate"
 )
 
-// Exit codes, documented in README.md.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-)
-
 // deps are what commands take from the outside world, built once in main.
 type deps struct {
 	stdin          io.Reader
@@ -40,13 +33,6 @@ func newDeps() *deps {
 	return &deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("TERM") != "dumb"}
 }
-
-// usageError marks a failure of the command line or of its input that
-// the user must fix before anything can run.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 func newRootCmd(d *deps) *cobra.Command {
 	root := &cobra.Command{
@@ -117,13 +103,7 @@ func run(args []string, d *deps) int {
 		err = usageError{commandLineError(root, args, err)}
 	}
 	fmt.Fprintln(d.stderr, "error:", err)
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return exitFailure // interrupted (SIGINT, SIGTERM), whatever was being read
-	}
-	if errors.As(err, &ue) {
-		return exitUsage
-	}
-	return exitFailure
+	return exitCode(err, ctx.Err() != nil)
 }
 
 // commandLineError puts cobra's errors about commands and arguments on one
@@ -138,13 +118,4 @@ func commandLineError(root *cobra.Command, args []string, err error) error {
 		help = cmd.CommandPath() + " --help"
 	}
 	return fmt.Errorf("%s: see %s", strings.Join(strings.Fields(msg), " "), help)
-}
-
-// asUsage marks a failure caused by what the user asked for, found only
-// once the engine was read, as a usage error.
-func asUsage(err error) error {
-	if errors.Is(err, rotate.ErrNoStack) || errors.Is(err, rotate.ErrBadValue) {
-		return usageError{err}
-	}
-	return err
 }

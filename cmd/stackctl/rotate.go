@@ -149,11 +149,11 @@ func newValue(ctx context.Context, d *deps, opts rotateOptions) ([]byte, error) 
 	switch {
 	case opts.fromFile != "":
 		if v, err = compose.ReadInput(ctx, func() (io.ReadCloser, error) { return os.Open(opts.fromFile) }, limit); err != nil {
-			return nil, inputError("--from-file "+opts.fromFile, err)
+			return nil, valueInputError("--from-file "+opts.fromFile, err)
 		}
 	case opts.stdin:
 		if v, err = compose.ReadInput(ctx, func() (io.ReadCloser, error) { return io.NopCloser(d.stdin), nil }, limit); err != nil {
-			return nil, inputError("--stdin", err)
+			return nil, valueInputError("--stdin", err)
 		}
 	default:
 		v, err = rotate.Generate(opts.length, opts.charset)
@@ -173,9 +173,9 @@ func newValue(ctx context.Context, d *deps, opts rotateOptions) ([]byte, error) 
 	return v, nil
 }
 
-// inputError says what failed to read the new value; too much input, or
+// valueInputError says what failed to read the new value; too much input, or
 // none that can be read, is a usage error; an interruption is not.
-func inputError(what string, err error) error {
+func valueInputError(what string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w: nothing was written", what, err)
 	}

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -13,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -66,7 +66,7 @@ func decrypt(t *testing.T, file string, path ...string) string {
 // sopsCLI builds the sops command line tool from the module stackctl uses.
 func sopsCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(filepath.Dir(stackctlBin), "sops")
+	bin := filepath.Join(filepath.Dir(binary(t)), "sops")
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
@@ -220,7 +220,7 @@ func TestRotateInterrupted(t *testing.T) {
 	file := filepath.Join(dir, "app.enc.yaml")
 	mustStackctl(t, dir, nil, "deploy", "-c", "compose.yml", stack)
 	before, _ := os.ReadFile(file)
-	cmd := exec.Command(stackctlBin, "rotate", "db_password", "-c", "compose.yml", stack)
+	cmd := exec.Command(binary(t), "rotate", "db_password", "-c", "compose.yml", stack)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt"))
 	if err := cmd.Start(); err != nil {
@@ -254,18 +254,18 @@ func TestRotateInterrupted(t *testing.T) {
 func engineSnapshot(t *testing.T, api *client.Client, stack string) string {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
 	var lines []string
-	svcs, _ := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	for _, s := range svcs {
+	svcs, _ := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	for _, s := range svcs.Items {
 		lines = append(lines, "service "+s.Spec.Name+" "+s.UpdatedAt.String())
 	}
-	secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	for _, s := range secrets {
+	secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
+	for _, s := range secrets.Items {
 		lines = append(lines, "secret "+s.Spec.Name)
 	}
-	configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-	for _, c := range configs {
+	configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	for _, c := range configs.Items {
 		lines = append(lines, "config "+c.Spec.Name)
 	}
 	slices.Sort(lines)
@@ -276,11 +276,11 @@ func engineSnapshot(t *testing.T, api *client.Client, stack string) string {
 func assertNotInEngine(t *testing.T, api *client.Client, stack, value string) {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
 	var all []any
-	svcs, _ := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	secrets, _ := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	configs, _ := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	svcs, _ := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
+	configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	all = append(all, svcs, secrets, configs)
 	b, _ := json.Marshal(all)
 	if bytes.Contains(b, []byte(value)) {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -17,9 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 const (
@@ -136,7 +137,7 @@ var (
 func maxrssWrapper(b *testing.B) string {
 	b.Helper()
 	maxrssOnce.Do(func() {
-		dir := filepath.Join(filepath.Dir(stackctlBin), "maxrss")
+		dir := filepath.Join(filepath.Dir(binary(b)), "maxrss")
 		if maxrssErr = os.MkdirAll(dir, 0o755); maxrssErr != nil {
 			return
 		}
@@ -249,7 +250,7 @@ func BenchmarkScale100Services50Secrets(b *testing.B) {
 		}
 
 		ourDeploy := func() scaleRun {
-			return measure(b, proxy, dir, stackctlBin, "deploy", "-q", "-c", "compose.yml", ours)
+			return measure(b, proxy, dir, binary(b), "deploy", "-q", "-c", "compose.yml", ours)
 		}
 		// docker stack deploy returns once the changes are sent (its
 		// default); the benchmark then waits for convergence itself, on the
@@ -371,27 +372,27 @@ func waitStackConverged(b *testing.B, api *client.Client, stack string) time.Dur
 	b.Helper()
 	ctx := context.Background()
 	start := time.Now()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+stack))
-	running := filters.NewArgs(filters.Arg("desired-state", "running"))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
+	running := make(client.Filters).Add("desired-state", "running")
 	for deadline := start.Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		services, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+		services, err := api.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 		if err != nil {
 			b.Fatal(err)
 		}
-		tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: running})
+		tasks, err := api.TaskList(ctx, client.TaskListOptions{Filters: running})
 		if err != nil {
 			b.Fatal(err)
 		}
 		up := map[string]int{}
-		for _, t := range tasks {
+		for _, t := range tasks.Items {
 			if t.Status.State == swarm.TaskStateRunning {
 				up[t.ServiceID]++
 			} else {
 				up[t.ServiceID] = -1 << 20 // a task on its way: not yet
 			}
 		}
-		done := len(services) > 0
-		for _, s := range services {
+		done := len(services.Items) > 0
+		for _, s := range services.Items {
 			want := 1
 			if s.Spec.Mode.Replicated != nil && s.Spec.Mode.Replicated.Replicas != nil {
 				want = int(*s.Spec.Mode.Replicated.Replicas)

@@ -35,7 +35,7 @@ func TestInterruptWhileReading(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(stackctlBin, tt.args...)
+			cmd := exec.Command(binary(t), tt.args...)
 			cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+testdataPath(t, "age", "test-key.txt"))
 			stdin, err := cmd.StdinPipe() // held open, never written
 			if err != nil {
@@ -75,7 +75,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte("services:\n  web: {image: x, env_file: ./app.env}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(stackctlBin, "render", "-c", filepath.Join(dir, "compose.yml"), "st")
+	cmd := exec.Command(binary(t), "render", "-c", filepath.Join(dir, "compose.yml"), "st")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
