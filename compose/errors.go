@@ -137,12 +137,12 @@ func explain(msg string, files []rawFile) string {
 			return fmt.Sprintf("%s must be a number: write a file mode like 0440", m[1])
 		}
 		like := map[string]string{
-			"mapping":          "mapping, like {KEY: value}",
-			"list":             "list, like [a, b]",
-			"integer":          "whole number: write one like 3",
-			"number":           "number: write one like 0.5",
-			"string":           "string: quote it",
-			"boolean":          "boolean: write true or false",
+			"mapping":            "mapping, like {KEY: value}",
+			"list":               "list, like [a, b]",
+			"integer":            "whole number: write one like 3",
+			"number":             "number: write one like 0.5",
+			"string":             "string: quote it",
+			"boolean":            "boolean: write true or false",
 			"string or a number": "string or number",
 		}
 		if l, ok := like[m[2]]; ok {

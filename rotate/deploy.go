@@ -54,6 +54,50 @@ func newResult(p *Plan) *Result {
 	return &Result{FormatVersion: FormatVersion, Plan: p, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
 }
 
+// Created are the versions the deploy created (or would create).
+func (r *Result) Created() []string {
+	var out []string
+	if r.Plan != nil {
+		for _, v := range r.Plan.Versions {
+			if v.Action == Create {
+				out = append(out, v.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Services are the services the deploy rolled out or, if it applied
+// nothing, would change.
+func (r *Result) Services() []string {
+	if r.Applied {
+		return r.Rolled
+	}
+	var out []string
+	if r.Plan != nil {
+		for _, s := range r.Plan.Services {
+			if s.Action != Unchanged {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+// PrunedNames are the versions pruned or, if nothing was applied, that
+// pruning would remove.
+func (r *Result) PrunedNames() []string {
+	pruned := r.Pruned
+	if len(pruned) == 0 && !r.Applied && r.Plan != nil {
+		pruned = r.Plan.Prune
+	}
+	var out []string
+	for _, v := range pruned {
+		out = append(out, v.Name)
+	}
+	return out
+}
+
 // Deploy makes the stack in the engine look like d: it checks the engine,
 // plans, creates what is missing, updates each changed service once, waits
 // for the rollout and then prunes versions nothing needs. Every input was

@@ -113,24 +113,11 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 		}
 		return nil, nil, fmt.Errorf("secret %s comes from %s: rotation writes the new value back into its source of truth, which must be a SOPS-encrypted file: encrypt it with sops and point the secret at it with x-sops", secret, where)
 	}
-	var services []string
-	for _, svc := range p.Config.Services {
-		for _, ref := range svc.Secrets {
-			if ref.Source == secret {
-				services = append(services, svc.Name)
-				break
-			}
-		}
-	}
+	services := appendUsers(nil, d, secret)
 	if len(services) == 0 {
 		return nil, nil, fmt.Errorf("no service uses secret %s: nothing would pick up a new value; add it to a service's secrets: first", secret)
 	}
-	var format string
-	var path []string
-	if src := cur.Source.SOPS; src != nil {
-		format, path = src.Format, src.Path
-	}
-	if len(path) == 0 && !sopsbridge.IsBinary(cur.Source.File, format) {
+	if (cur.Source.SOPS == nil || len(cur.Source.SOPS.Path) == 0) && !sopsbridge.IsBinary(cur.Source.File, sopsFormat(cur.Source)) {
 		return nil, nil, fmt.Errorf("secret %s is the whole of %s, a structured SOPS file: rotate writes one value: point x-sops key: at the value, or keep the secret in a binary SOPS file (x-sops: {format: binary})", secret, cur.Source.File)
 	}
 	return cur, services, nil
@@ -146,33 +133,74 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		return nil, err
 	}
 	src := cur.Source
+	if err := checkNewValue(src, opts); err != nil {
+		return nil, err
+	}
 	res := &RotateResult{FormatVersion: FormatVersion, Secret: opts.Secret, File: src.File, Services: []string{}}
 	if src.SOPS != nil {
 		res.Key = strings.Join(src.SOPS.Path, ".")
 	}
-	format := ""
-	if src.SOPS != nil {
-		format = src.SOPS.Format
-	}
-	if !sopsbridge.IsBinary(src.File, format) {
-		if !utf8.Valid(opts.Value) {
-			return nil, fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", opts.Secret, src.File, ErrBadValue)
+	readDigest := cur.Digest // the file as read, before cur is replaced
+	rotated := useNewValue(d, cur, opts, res, services, report)
+
+	var plan *Plan
+	if !opts.NoDeploy {
+		var lock *Lock
+		lock, plan, err = prepareRollout(ctx, eng, d, opts, res, rotated, readDigest, report)
+		if lock != nil { // none on a dry run
+			defer lock.ReleaseInto(ctx, &err) // err: the function's, so a failed release is reported
 		}
+		if err != nil {
+			return res, err
+		}
+		opts.Deploy.lock = lock
+	}
+	if opts.DryRun {
+		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash
+		report.Printf("would write a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
+		return res, nil
+	}
+	if err := writeNewValue(ctx, src, opts.Value, res, report); err != nil || opts.NoDeploy {
+		return res, err
+	}
+	deployed, err := apply(ctx, eng, d, plan, opts.Deploy, report)
+	res.Deploy = deployed
+	if err != nil {
+		return res, fmt.Errorf("%w\nthe new value is in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, src.File, src.File)
+	}
+	return res, nil
+}
+
+// checkNewValue refuses a value the source of truth or swarm cannot hold.
+func checkNewValue(src compose.Source, opts RotateOptions) error {
+	if !sopsbridge.IsBinary(src.File, sopsFormat(src)) && !utf8.Valid(opts.Value) {
+		return fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", opts.Secret, src.File, ErrBadValue)
 	}
 	if len(opts.Value) == 0 || len(opts.Value) >= compose.Secret.MaxSize() {
-		return nil, fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d: %w", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1, ErrBadValue)
+		return fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d: %w", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1, ErrBadValue)
 	}
+	return nil
+}
 
+func sopsFormat(src compose.Source) string {
+	if src.SOPS != nil {
+		return src.SOPS.Format
+	}
+	return ""
+}
+
+// useNewValue points every secret that reads the rotated value (same file
+// and key) at its next version: all of them roll out, or some services
+// keep the old value. It fills res.Version, res.Also and res.Services and
+// returns the rotated secrets (swarm name -> new version).
+func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult, services []string, report Reporter) map[string]string {
+	src := cur.Source
 	next := NameVersion(d.Project.Stack, sopsbridge.Value{Source: src, Data: opts.Value, NameKey: cur.NameKey})
 	res.Version = next.Name
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
 	}
-	// What the file was when it was read, before cur is replaced below.
-	readDigest := cur.Digest
-	// Every secret that reads the same value (same file and key) changes
-	// with it: all of them roll out, or some services keep the old value.
-	rotated := map[string]string{} // swarm name -> new version
+	rotated := map[string]string{}
 	for i := range d.Versions {
 		v := &d.Versions[i]
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
@@ -182,13 +210,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 		if v.Source.Key != opts.Secret {
 			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
 			res.Also = append(res.Also, v.Source.Key)
-			for _, svc := range d.Project.Config.Services {
-				for _, ref := range svc.Secrets {
-					if ref.Source == v.Source.Key && !slices.Contains(services, svc.Name) {
-						services = append(services, svc.Name)
-					}
-				}
-			}
+			services = appendUsers(services, d, v.Source.Key)
 		}
 		rotated[v.Source.Name] = nv.Name
 		d.UseVersion(compose.Secret, v.Source.Key, v.Name, nv.Name)
@@ -198,69 +220,72 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	for _, s := range services {
 		res.Services = append(res.Services, d.Project.Stack+"_"+s)
 	}
+	return rotated
+}
 
-	var plan *Plan
-	if !opts.NoDeploy {
-		if err := CheckManager(ctx, eng); err != nil {
-			return res, err
-		}
-		// A rotation rolls out to a deployed stack; it never creates one.
-		if err := CheckStack(ctx, eng, d.Project.Stack); err != nil {
-			return res, err
-		}
-		if !opts.DryRun {
-			// Held from before the file is written until the rollout is done.
-			var lock *Lock
-			if lock, err = AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report); err != nil {
-				return res, err
-			}
-			defer lock.ReleaseInto(ctx, &err)
-			opts.Deploy.lock = lock
-			// Another writer may have gone first (it held the lock, or a
-			// rotation it ran was killed after its write): writing over
-			// its value would lose it.
-			if now, derr := sopsbridge.FileDigest(ctx, src.File); derr != nil || now != readDigest {
-				return res, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", src.File)
+// appendUsers adds the services that read secret key.
+func appendUsers(services []string, d *Desired, key string) []string {
+	for _, svc := range d.Project.Config.Services {
+		for _, ref := range svc.Secrets {
+			if ref.Source == key && !slices.Contains(services, svc.Name) {
+				services = append(services, svc.Name)
 			}
 		}
-		var state *State
-		if plan, state, err = planAndState(ctx, eng, d, opts.Deploy.Keep); err != nil {
-			return res, err
-		}
-		restrict(plan, res.Services, rotated, state)
-		for _, w := range plan.Warnings {
-			report.Printf("warning: %s", w)
-		}
-		res.Deploy = newResult(plan)
 	}
-	if opts.DryRun {
-		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash
-		report.Printf("would write a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
-		return res, nil
-	}
+	return services
+}
 
+// prepareRollout checks the engine, takes the stack's lock (not on a dry
+// run) and plans the rollout of the rotated secrets, all before the file
+// is written. The lock is held until the rollout is done.
+func prepareRollout(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, res *RotateResult, rotated map[string]string, readDigest [32]byte, report Reporter) (*Lock, *Plan, error) {
+	if err := CheckManager(ctx, eng); err != nil {
+		return nil, nil, err
+	}
+	// A rotation rolls out to a deployed stack; it never creates one.
+	if err := CheckStack(ctx, eng, d.Project.Stack); err != nil {
+		return nil, nil, err
+	}
+	var lock *Lock
+	if !opts.DryRun {
+		var err error
+		if lock, err = AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report); err != nil {
+			return nil, nil, err
+		}
+		// Another writer may have gone first (it held the lock, or a
+		// rotation it ran was killed after its write): writing over its
+		// value would lose it.
+		if now, derr := sopsbridge.FileDigest(ctx, res.File); derr != nil || now != readDigest {
+			return lock, nil, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", res.File)
+		}
+	}
+	plan, state, err := planAndState(ctx, eng, d, opts.Deploy.Keep)
+	if err != nil {
+		return lock, nil, err
+	}
+	restrict(plan, res.Services, rotated, state)
+	for _, w := range plan.Warnings {
+		report.Printf("warning: %s", w)
+	}
+	res.Deploy = newResult(plan)
+	return lock, plan, nil
+}
+
+// writeNewValue writes the value into its SOPS file and reads it back.
+func writeNewValue(ctx context.Context, src compose.Source, value []byte, res *RotateResult, report Reporter) error {
 	var path []string
 	if src.SOPS != nil {
 		path = src.SOPS.Path
 	}
-	report.Printf("writing a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
-	if err := sopsbridge.SetValue(ctx, src.File, format, path, opts.Value); err != nil {
-		return res, err
+	report.Printf("writing a new value for %s at %s in %s", res.Secret, orWhole(res.Key), src.File)
+	if err := sopsbridge.SetValue(ctx, src.File, sopsFormat(src), path, value); err != nil {
+		return err
 	}
 	res.Written = true
-	if check, err := sopsbridge.NewReader().Read(ctx, src); err != nil || string(check.Data) != string(opts.Value) {
-		return res, fmt.Errorf("%s was written but does not read back as the new value (%v): restore it from git", src.File, err)
+	if check, err := sopsbridge.NewReader().Read(ctx, src); err != nil || string(check.Data) != string(value) {
+		return fmt.Errorf("%s was written but does not read back as the new value (%v): restore it from git", src.File, err)
 	}
-	if opts.NoDeploy {
-		return res, nil
-	}
-
-	deployed, err := apply(ctx, eng, d, plan, opts.Deploy, report)
-	res.Deploy = deployed
-	if err != nil {
-		return res, fmt.Errorf("%w\nthe new value is in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, src.File, src.File)
-	}
-	return res, nil
+	return nil
 }
 
 func orWhole(key string) string {

@@ -85,40 +85,12 @@ func summaryMarkdown(r report, runErr error) string {
 		fmt.Fprintf(&b, "Rotated secret `%s` in `%s` (%s): version `%s`.\n\n", rr.Secret, rr.File, orWhole(rr.Key), rr.Version)
 	}
 	if res := r.result; res != nil && res.Plan != nil {
-		var created []string
-		for _, v := range res.Plan.Versions {
-			if v.Action == rotate.Create {
-				created = append(created, fmt.Sprintf("`%s`", v.Name))
-			}
+		if created := res.Created(); len(created) > 0 {
+			fmt.Fprintf(&b, "**Versions created:** %s\n\n", codeList(created))
 		}
-		if len(created) > 0 {
-			fmt.Fprintf(&b, "**Versions created:** %s\n\n", strings.Join(created, ", "))
-		}
-		outcome := map[string]rotate.Outcome{}
-		for _, o := range res.Outcomes {
-			outcome[o.Service] = o
-		}
-		b.WriteString("| service | action | outcome | time |\n| --- | --- | --- | --- |\n")
-		for _, s := range res.Plan.Services {
-			result, took := "", ""
-			if o, ok := outcome[s.Name]; ok {
-				result, took = o.Result, fmt.Sprintf("%.1f s", o.Seconds)
-			} else if s.Action != rotate.Unchanged && res.Applied {
-				result = "sent"
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, s.Action, result, took)
-		}
-		b.WriteString("\n")
-		pruned := res.Pruned
-		if len(pruned) == 0 && !res.Applied {
-			pruned = res.Plan.Prune
-		}
-		if len(pruned) > 0 {
-			var names []string
-			for _, v := range pruned {
-				names = append(names, fmt.Sprintf("`%s`", v.Name))
-			}
-			fmt.Fprintf(&b, "**Versions pruned:** %s\n\n", strings.Join(names, ", "))
+		serviceTable(&b, res)
+		if pruned := res.PrunedNames(); len(pruned) > 0 {
+			fmt.Fprintf(&b, "**Versions pruned:** %s\n\n", codeList(pruned))
 		}
 	}
 	if runErr != nil {
@@ -127,24 +99,40 @@ func summaryMarkdown(r report, runErr error) string {
 	return b.String()
 }
 
+// serviceTable is a row per service of the plan: its action, and how its
+// rollout ended.
+func serviceTable(b *strings.Builder, res *rotate.Result) {
+	outcome := map[string]rotate.Outcome{}
+	for _, o := range res.Outcomes {
+		outcome[o.Service] = o
+	}
+	b.WriteString("| service | action | outcome | time |\n| --- | --- | --- | --- |\n")
+	for _, s := range res.Plan.Services {
+		result, took := "", ""
+		if o, ok := outcome[s.Name]; ok {
+			result, took = o.Result, fmt.Sprintf("%.1f s", o.Seconds)
+		} else if s.Action != rotate.Unchanged && res.Applied {
+			result = "sent"
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", s.Name, s.Action, result, took)
+	}
+	b.WriteString("\n")
+}
+
+func codeList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = "`" + n + "`"
+	}
+	return strings.Join(quoted, ", ")
+}
+
 func outputs(r report) string {
-	changed, services, versions, pruned := false, []string{}, []string{}, []string{}
+	changed := false
+	var services, versions, pruned []string
 	if res := r.result; res != nil && res.Plan != nil {
 		changed = res.Plan.Changes()
-		services = res.Rolled
-		if !res.Applied {
-			services = nil
-			for _, s := range res.Plan.Services {
-				if s.Action != rotate.Unchanged {
-					services = append(services, s.Name)
-				}
-			}
-		}
-		for _, v := range res.Plan.Versions {
-			if v.Action == rotate.Create {
-				versions = append(versions, v.Name)
-			}
-		}
+		services, versions = res.Services(), res.Created()
 		for _, v := range res.Pruned {
 			pruned = append(pruned, v.Name)
 		}

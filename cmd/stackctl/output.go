@@ -128,12 +128,6 @@ func printPlan(w io.Writer, p *rotate.Plan) {
 
 // printResult writes a deploy's outcome for people.
 func printResult(w io.Writer, r *rotate.Result) {
-	created := 0
-	for _, v := range r.Plan.Versions {
-		if v.Action == rotate.Create {
-			created++
-		}
-	}
 	fmt.Fprintf(w, "stack %s: %d versions created, %d services rolled, %d versions pruned in %s\n",
-		r.Plan.Stack, created, len(r.Rolled), len(r.Pruned), r.Duration.Round(time.Millisecond))
+		r.Plan.Stack, len(r.Created()), len(r.Rolled), len(r.Pruned), r.Duration.Round(time.Millisecond))
 }
