@@ -85,74 +85,93 @@ var formatHints = map[string]string{
 
 func explain(msg string, files []rawFile) string {
 	msg = strings.TrimSpace(msg)
-	if m := enum.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s must be one of %s", m[1], m[2])
-	}
-	if m := format.FindStringSubmatch(msg); m != nil {
-		what := strings.TrimSuffix(strings.ReplaceAll(m[2], "_", " "), "s")
-		if hint, ok := formatHints[m[2]]; ok {
-			return fmt.Sprintf("%s: not a valid %s: %s", m[1], what, hint)
-		}
-		return fmt.Sprintf("%s: not a valid %s", m[1], what)
-	}
-	if m := pattern.FindStringSubmatch(msg); m != nil {
-		return m[1] + ": not in the form docker accepts there: check it against the compose file reference (version 3)"
-	}
-	if m := additional.FindStringSubmatch(msg); m != nil {
-		var keys []string
-		for _, q := range quotedName.FindAllStringSubmatch(m[2], -1) {
-			key := q[1]
-			if m[1] != "(root)" {
-				key = m[1] + "." + key
+	for _, e := range explainers {
+		if m := e.re.FindStringSubmatch(msg); m != nil {
+			if out := e.say(m, files); out != "" {
+				return out
 			}
-			keys = append(keys, key)
-		}
-		sort.Strings(keys)
-		what := "unknown key"
-		if len(keys) > 1 {
-			what = "unknown keys"
-		}
-		return strings.Join(keys, ", ") + ": " + what + ": docker stack deploy rejects it too: check its spelling against the compose file reference (version 3), or remove it"
-	}
-	if m := minimum.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s must be at least %s", m[1], m[2])
-	}
-	if m := badInterpolation.FindStringSubmatch(msg); m != nil {
-		if strings.HasPrefix(m[2], "required variable ") {
-			return fmt.Sprintf("%s: %s: set the variable in the environment, .env or an --env-file", m[1], m[2])
-		}
-		return fmt.Sprintf("%s: invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", m[1], m[2])
-	}
-	if m := castErr.FindStringSubmatch(msg); m != nil {
-		// The value came from interpolation, maybe from a variable that
-		// holds a secret: say what is wrong with it, never what it is.
-		return fmt.Sprintf("%s: the interpolated value %s", m[1], unquoted(valueHint(m[2])))
-	}
-	if m := decodeErr.FindStringSubmatch(msg); m != nil {
-		// The value may have come from a variable: it is described, not quoted.
-		return fmt.Sprintf("%s: the value %s", servicePath(files, m[1]), unquoted(valueHint(oneLine(m[2]))))
-	}
-	if m := wantType.FindStringSubmatch(msg); m != nil {
-		if strings.HasSuffix(m[1], ".mode") && (m[2] == "number" || m[2] == "integer") {
-			return fmt.Sprintf("%s must be a number: write a file mode like 0440", m[1])
-		}
-		like := map[string]string{
-			"mapping":            "mapping, like {KEY: value}",
-			"list":               "list, like [a, b]",
-			"integer":            "whole number: write one like 3",
-			"number":             "number: write one like 0.5",
-			"string":             "string: quote it",
-			"boolean":            "boolean: write true or false",
-			"string or a number": "string or number",
-		}
-		if l, ok := like[m[2]]; ok {
-			return fmt.Sprintf("%s must be a %s", m[1], l)
 		}
 	}
 	if strings.HasPrefix(msg, "yaml: ") {
 		return explainYAML(errors.New(msg)).Error()
 	}
 	return oneLine(msg)
+}
+
+// explainers say, for each shape of docker's messages, what is wrong and
+// what to do; the first that matches and says something wins.
+var explainers = []struct {
+	re  *regexp.Regexp
+	say func(m []string, files []rawFile) string
+}{
+	{enum, func(m []string, _ []rawFile) string { return fmt.Sprintf("%s must be one of %s", m[1], m[2]) }},
+	{format, explainFormat},
+	{pattern, func(m []string, _ []rawFile) string {
+		return m[1] + ": not in the form docker accepts there: check it against the compose file reference (version 3)"
+	}},
+	{additional, explainUnknownKeys},
+	{minimum, func(m []string, _ []rawFile) string { return fmt.Sprintf("%s must be at least %s", m[1], m[2]) }},
+	{badInterpolation, func(m []string, _ []rawFile) string {
+		if strings.HasPrefix(m[2], "required variable ") {
+			return fmt.Sprintf("%s: %s: set the variable in the environment, .env or an --env-file", m[1], m[2])
+		}
+		return fmt.Sprintf("%s: invalid interpolation %s: close it like ${VAR} or ${VAR:-default}, or write a literal $ as $$", m[1], m[2])
+	}},
+	// The value came from interpolation, maybe from a variable that holds
+	// a secret: say what is wrong with it, never what it is.
+	{castErr, func(m []string, _ []rawFile) string {
+		return fmt.Sprintf("%s: the interpolated value %s", m[1], unquoted(valueHint(m[2])))
+	}},
+	{decodeErr, func(m []string, files []rawFile) string {
+		return fmt.Sprintf("%s: the value %s", servicePath(files, m[1]), unquoted(valueHint(oneLine(m[2]))))
+	}},
+	{wantType, explainType},
+}
+
+func explainFormat(m []string, _ []rawFile) string {
+	what := strings.TrimSuffix(strings.ReplaceAll(m[2], "_", " "), "s")
+	if hint, ok := formatHints[m[2]]; ok {
+		return fmt.Sprintf("%s: not a valid %s: %s", m[1], what, hint)
+	}
+	return fmt.Sprintf("%s: not a valid %s", m[1], what)
+}
+
+func explainUnknownKeys(m []string, _ []rawFile) string {
+	var keys []string
+	for _, q := range quotedName.FindAllStringSubmatch(m[2], -1) {
+		key := q[1]
+		if m[1] != "(root)" {
+			key = m[1] + "." + key
+		}
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	what := "unknown key"
+	if len(keys) > 1 {
+		what = "unknown keys"
+	}
+	return strings.Join(keys, ", ") + ": " + what + ": docker stack deploy rejects it too: check its spelling against the compose file reference (version 3), or remove it"
+}
+
+// typeHints say how to write a value of each of the schema's types.
+var typeHints = map[string]string{
+	"mapping":            "mapping, like {KEY: value}",
+	"list":               "list, like [a, b]",
+	"integer":            "whole number: write one like 3",
+	"number":             "number: write one like 0.5",
+	"string":             "string: quote it",
+	"boolean":            "boolean: write true or false",
+	"string or a number": "string or number",
+}
+
+func explainType(m []string, _ []rawFile) string {
+	if strings.HasSuffix(m[1], ".mode") && (m[2] == "number" || m[2] == "integer") {
+		return fmt.Sprintf("%s must be a number: write a file mode like 0440", m[1])
+	}
+	if l, ok := typeHints[m[2]]; ok {
+		return fmt.Sprintf("%s must be a %s", m[1], l)
+	}
+	return ""
 }
 
 // servicePath turns the path of a value docker's loader could not decode

@@ -73,14 +73,7 @@ func escapeDollars(v reflect.Value) reflect.Value {
 		out.Set(escapeDollars(v.Elem()))
 		return out
 	case reflect.Struct:
-		out := reflect.New(v.Type()).Elem()
-		out.Set(v) // unexported fields as they are
-		for i := 0; i < v.NumField(); i++ {
-			if out.Field(i).CanSet() {
-				out.Field(i).Set(escapeDollars(v.Field(i)))
-			}
-		}
-		return out
+		return escapeStruct(v)
 	case reflect.Slice:
 		if v.IsNil() {
 			return v
@@ -91,14 +84,29 @@ func escapeDollars(v reflect.Value) reflect.Value {
 		}
 		return out
 	case reflect.Map:
-		if v.IsNil() {
-			return v
-		}
-		out := reflect.MakeMapWithSize(v.Type(), v.Len())
-		for it := v.MapRange(); it.Next(); {
-			out.SetMapIndex(it.Key(), escapeDollars(it.Value()))
-		}
-		return out
+		return escapeMap(v)
 	}
 	return v
+}
+
+func escapeStruct(v reflect.Value) reflect.Value {
+	out := reflect.New(v.Type()).Elem()
+	out.Set(v) // unexported fields as they are
+	for i := 0; i < v.NumField(); i++ {
+		if out.Field(i).CanSet() {
+			out.Field(i).Set(escapeDollars(v.Field(i)))
+		}
+	}
+	return out
+}
+
+func escapeMap(v reflect.Value) reflect.Value {
+	if v.IsNil() {
+		return v
+	}
+	out := reflect.MakeMapWithSize(v.Type(), v.Len())
+	for it := v.MapRange(); it.Next(); {
+		out.SetMapIndex(it.Key(), escapeDollars(it.Value()))
+	}
+	return out
 }

@@ -52,135 +52,187 @@ type superset struct {
 var objectKeys = []string{"environment", "content", "x-sops"}
 
 func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*superset, error) {
-	s := &superset{objects: map[Kind]map[string]objectExtra{Secret: {}, Config: {}}}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	subst := func(f rawFile, path, v string) (string, error) {
-		out, err := template.Substitute(v, lookup)
-		if err != nil {
-			return "", fmt.Errorf("%s: %s: %w", f.name, path, explainInterpolation(err))
-		}
-		return out, nil
+	t := &supersetTaker{
+		superset:        &superset{objects: map[Kind]map[string]objectExtra{Secret: {}, Config: {}}},
+		env:             env,
+		serviceProfiles: map[string][]string{},
+		longDependsOn:   map[string]bool{},
 	}
-
-	serviceProfiles := map[string][]string{}
-	longDependsOn := map[string]bool{}
 	for _, f := range files {
-		if n, ok := f.dict["name"]; ok {
-			str, isStr := n.(string)
-			if !isStr {
-				return nil, fmt.Errorf("%s: name: must be a string, like name: shop", f.name)
-			}
-			v, err := subst(f, "name", str)
-			if err != nil {
-				return nil, err
-			}
-			s.name = v
-			delete(f.dict, "name")
+		if err := t.takeName(f); err != nil {
+			return nil, err
 		}
-		services, _ := f.dict["services"].(map[string]any)
-		for _, svcName := range SortedKeys(services) {
-			svc, ok := services[svcName].(map[string]any)
-			if !ok {
-				continue // docker's schema names the problem
-			}
-			if raw, ok := svc["profiles"]; ok {
-				list, ok := raw.([]any)
-				if !ok {
-					return nil, fmt.Errorf("%s: services.%s.profiles: must be a list, like [debug]", f.name, svcName)
-				}
-				var names []string
-				for _, e := range list {
-					str, ok := e.(string)
-					if !ok {
-						return nil, fmt.Errorf("%s: services.%s.profiles: must be a list of names, like [debug]", f.name, svcName)
-					}
-					v, err := subst(f, "services."+svcName+".profiles", str)
-					if err != nil {
-						return nil, err
-					}
-					names = append(names, v)
-				}
-				serviceProfiles[svcName] = names
-				delete(svc, "profiles")
-			}
-			if deps, ok := svc["depends_on"].(map[string]any); ok {
-				svc["depends_on"] = toList(SortedKeys(deps))
-				longDependsOn[svcName] = true
-			}
+		if err := t.takeServices(f); err != nil {
+			return nil, err
 		}
 		for _, kind := range []Kind{Secret, Config} {
-			section, _ := f.dict[string(kind)+"s"].(map[string]any)
-			for _, key := range SortedKeys(section) {
-				obj, ok := section[key].(map[string]any)
-				if !ok {
-					continue // docker's schema names the problem
-				}
-				var x objectExtra
-				path := fmt.Sprintf("%ss.%s", kind, key)
-				if v, ok := obj["environment"]; ok {
-					str, ok := v.(string)
-					if !ok {
-						return nil, fmt.Errorf("%s: %s.environment: must be the name of a variable, like DB_PASSWORD", f.name, path)
-					}
-					name, err := subst(f, path+".environment", str)
-					if err != nil {
-						return nil, err
-					}
-					x.Environment = name
-				}
-				if v, ok := obj["content"]; ok {
-					str, ok := v.(string)
-					if !ok {
-						return nil, fmt.Errorf("%s: %s.content: must be a string", f.name, path)
-					}
-					// The text is a value: an error or a warning names the
-					// key and the variables, never the text.
-					var unset []string
-					c, err := template.Substitute(str, func(k string) (string, bool) {
-						v, ok := env[k]
-						if !ok && !hasFallback(str, k) {
-							unset = append(unset, k)
-						}
-						return v, ok
-					})
-					if err != nil {
-						return nil, fmt.Errorf("%s: %s.content: %w", f.name, path, explainContentInterpolation(err))
-					}
-					switch {
-					case len(unset) == 0:
-					case kind == Secret: // a name in a secret's text may be part of the secret
-						s.warnings = append(s.warnings, fmt.Sprintf("%s.content: a variable it refers to is not set, so that part of the value is empty: set it, or write a literal $ as $$", path))
-					default:
-						s.warnings = append(s.warnings, fmt.Sprintf("%s.content: $%s not set, so left out of the value: set it, or write a literal $ as $$", path, strings.Join(slices.Compact(slices.Sorted(slices.Values(unset))), ", $")))
-					}
-					x.Content, x.HasContent = c, true
-				}
-				x.SOPS = obj["x-sops"]
-				for _, k := range objectKeys {
-					delete(obj, k)
-				}
-				// As docker merges secrets and configs: a later file's
-				// definition replaces the earlier one whole.
-				s.objects[kind][key] = x
+			if err := t.takeObjects(f, kind); err != nil {
+				return nil, err
 			}
 		}
 	}
-	for _, name := range SortedKeys(longDependsOn) {
+	s := t.superset
+	for _, name := range SortedKeys(t.longDependsOn) {
 		s.warnings = append(s.warnings, fmt.Sprintf("services.%s.depends_on: conditions ignored: swarm starts services in no order and does not wait for one another", name))
 	}
-
 	active := activeProfiles(env, profiles)
-	for _, name := range SortedKeys(serviceProfiles) {
-		ps := serviceProfiles[name]
+	for _, name := range SortedKeys(t.serviceProfiles) {
+		ps := t.serviceProfiles[name]
 		if len(ps) == 0 || active["*"] || anyActive(ps, active) {
 			continue
 		}
 		s.skipped = append(s.skipped, name)
 		s.warnings = append(s.warnings, fmt.Sprintf("services.%s: not deployed: its profiles (%s) are not active: activate one with --profile %s or COMPOSE_PROFILES=%s", name, strings.Join(ps, ", "), ps[0], ps[0]))
 	}
-
 	reconcileVersions(files)
 	return s, nil
+}
+
+// supersetTaker takes the superset's keys out of the files, one by one.
+type supersetTaker struct {
+	*superset
+	env             map[string]string
+	serviceProfiles map[string][]string
+	longDependsOn   map[string]bool
+}
+
+func (t *supersetTaker) subst(f rawFile, path, v string) (string, error) {
+	out, err := template.Substitute(v, func(k string) (string, bool) { v, ok := t.env[k]; return v, ok })
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", f.name, path, explainInterpolation(err))
+	}
+	return out, nil
+}
+
+// takeName takes the top-level name:.
+func (t *supersetTaker) takeName(f rawFile) error {
+	n, ok := f.dict["name"]
+	if !ok {
+		return nil
+	}
+	str, isStr := n.(string)
+	if !isStr {
+		return fmt.Errorf("%s: name: must be a string, like name: shop", f.name)
+	}
+	v, err := t.subst(f, "name", str)
+	if err != nil {
+		return err
+	}
+	t.name = v
+	delete(f.dict, "name")
+	return nil
+}
+
+// takeServices takes each service's profiles and reads its long-form
+// depends_on as the list.
+func (t *supersetTaker) takeServices(f rawFile) error {
+	services, _ := f.dict["services"].(map[string]any)
+	for _, svcName := range SortedKeys(services) {
+		svc, ok := services[svcName].(map[string]any)
+		if !ok {
+			continue // docker's schema names the problem
+		}
+		if raw, ok := svc["profiles"]; ok {
+			names, err := t.profiles(f, svcName, raw)
+			if err != nil {
+				return err
+			}
+			t.serviceProfiles[svcName] = names
+			delete(svc, "profiles")
+		}
+		if deps, ok := svc["depends_on"].(map[string]any); ok {
+			svc["depends_on"] = toList(SortedKeys(deps))
+			t.longDependsOn[svcName] = true
+		}
+	}
+	return nil
+}
+
+func (t *supersetTaker) profiles(f rawFile, svcName string, raw any) ([]string, error) {
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: services.%s.profiles: must be a list, like [debug]", f.name, svcName)
+	}
+	var names []string
+	for _, e := range list {
+		str, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: services.%s.profiles: must be a list of names, like [debug]", f.name, svcName)
+		}
+		v, err := t.subst(f, "services."+svcName+".profiles", str)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, v)
+	}
+	return names, nil
+}
+
+// takeObjects takes environment:, content: and x-sops from each secret or
+// config. As docker merges secrets and configs, a later file's definition
+// replaces the earlier one whole.
+func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
+	section, _ := f.dict[string(kind)+"s"].(map[string]any)
+	for _, key := range SortedKeys(section) {
+		obj, ok := section[key].(map[string]any)
+		if !ok {
+			continue // docker's schema names the problem
+		}
+		var x objectExtra
+		path := fmt.Sprintf("%ss.%s", kind, key)
+		if v, ok := obj["environment"]; ok {
+			str, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("%s: %s.environment: must be the name of a variable, like DB_PASSWORD", f.name, path)
+			}
+			name, err := t.subst(f, path+".environment", str)
+			if err != nil {
+				return err
+			}
+			x.Environment = name
+		}
+		if v, ok := obj["content"]; ok {
+			c, err := t.content(f, kind, path, v)
+			if err != nil {
+				return err
+			}
+			x.Content, x.HasContent = c, true
+		}
+		x.SOPS = obj["x-sops"]
+		for _, k := range objectKeys {
+			delete(obj, k)
+		}
+		t.objects[kind][key] = x
+	}
+	return nil
+}
+
+// content interpolates a content: text. The text is a value: an error or
+// a warning names the key and the variables, never the text.
+func (t *supersetTaker) content(f rawFile, kind Kind, path string, v any) (string, error) {
+	str, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: %s.content: must be a string", f.name, path)
+	}
+	var unset []string
+	c, err := template.Substitute(str, func(k string) (string, bool) {
+		v, ok := t.env[k]
+		if !ok && !hasFallback(str, k) {
+			unset = append(unset, k)
+		}
+		return v, ok
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %s.content: %w", f.name, path, explainContentInterpolation(err))
+	}
+	switch {
+	case len(unset) == 0:
+	case kind == Secret: // a name in a secret's text may be part of the secret
+		t.warnings = append(t.warnings, fmt.Sprintf("%s.content: a variable it refers to is not set, so that part of the value is empty: set it, or write a literal $ as $$", path))
+	default:
+		t.warnings = append(t.warnings, fmt.Sprintf("%s.content: $%s not set, so left out of the value: set it, or write a literal $ as $$", path, strings.Join(slices.Compact(slices.Sorted(slices.Values(unset))), ", $")))
+	}
+	return c, nil
 }
 
 // hasFallback: every use of name in text says what to do when it is

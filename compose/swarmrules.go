@@ -51,7 +51,30 @@ func checkServiceSpec(name, key string, s swarm.ServiceSpec) error {
 	if len(name) > 63 {
 		return fmt.Errorf("%s: the service would be named %q, %d characters; swarm takes 63 at most: use a shorter stack or service name", key, name, len(name))
 	}
-	t := s.TaskTemplate
+	if err := checkTask(key, s.TaskTemplate); err != nil {
+		return err
+	}
+	if job := s.Mode.ReplicatedJob != nil || s.Mode.GlobalJob != nil; job && s.UpdateConfig != nil {
+		return fmt.Errorf("%s.deploy.update_config: a job takes no update_config: swarm refuses it: remove update_config", key)
+	}
+	if err := checkUpdateConfig(key+".deploy.update_config", s.UpdateConfig); err != nil {
+		return err
+	}
+	if err := checkUpdateConfig(key+".deploy.rollback_config", s.RollbackConfig); err != nil {
+		return err
+	}
+	if e := s.EndpointSpec; e != nil && e.Mode == swarm.ResolutionModeDNSRR {
+		for _, pc := range e.Ports {
+			if pc.PublishMode == "" || pc.PublishMode == swarm.PortConfigPublishModeIngress {
+				return fmt.Errorf("%s.ports: port %d is published through the routing mesh (mode: ingress), which swarm refuses with endpoint_mode: dnsrr: publish it with mode: host, or use endpoint_mode: vip", key, pc.PublishedPort)
+			}
+		}
+	}
+	return nil
+}
+
+// checkTask applies swarm's rules to a service's task template.
+func checkTask(key string, t swarm.TaskSpec) error {
 	if r := t.Resources; r != nil {
 		if err := checkResources(key+".deploy.resources.limits", r.Limits); err != nil {
 			return err
@@ -83,33 +106,20 @@ func checkServiceSpec(name, key string, s swarm.ServiceSpec) error {
 			return fmt.Errorf("%s.networks: the ingress network: swarm refuses to attach a service to it explicitly: publish ports instead (ports:), or use an overlay network of your own", key)
 		}
 	}
-	job := s.Mode.ReplicatedJob != nil || s.Mode.GlobalJob != nil
-	if job && s.UpdateConfig != nil {
-		return fmt.Errorf("%s.deploy.update_config: a job takes no update_config: swarm refuses it: remove update_config", key)
-	}
-	for _, uc := range []struct {
-		at string
-		c  *swarm.UpdateConfig
-	}{{".deploy.update_config", s.UpdateConfig}, {".deploy.rollback_config", s.RollbackConfig}} {
-		if uc.c == nil {
-			continue
-		}
-		if uc.c.Delay < 0 {
-			return fmt.Errorf("%s%s.delay: negative: swarm refuses it: write a duration of 0 or more", key, uc.at)
-		}
-		if uc.c.Monitor < 0 {
-			return fmt.Errorf("%s%s.monitor: negative: swarm refuses it: write a duration of 0 or more", key, uc.at)
-		}
-		if r := uc.c.MaxFailureRatio; r < 0 || r > 1 {
-			return fmt.Errorf("%s%s.max_failure_ratio: %g: swarm takes a ratio from 0 to 1", key, uc.at, r)
-		}
-	}
-	if e := s.EndpointSpec; e != nil && e.Mode == swarm.ResolutionModeDNSRR {
-		for _, pc := range e.Ports {
-			if pc.PublishMode == "" || pc.PublishMode == swarm.PortConfigPublishModeIngress {
-				return fmt.Errorf("%s.ports: port %d is published through the routing mesh (mode: ingress), which swarm refuses with endpoint_mode: dnsrr: publish it with mode: host, or use endpoint_mode: vip", key, pc.PublishedPort)
-			}
-		}
+	return nil
+}
+
+// checkUpdateConfig applies swarm's rules to an update or rollback config.
+func checkUpdateConfig(at string, c *swarm.UpdateConfig) error {
+	switch {
+	case c == nil:
+		return nil
+	case c.Delay < 0:
+		return fmt.Errorf("%s.delay: negative: swarm refuses it: write a duration of 0 or more", at)
+	case c.Monitor < 0:
+		return fmt.Errorf("%s.monitor: negative: swarm refuses it: write a duration of 0 or more", at)
+	case c.MaxFailureRatio < 0 || c.MaxFailureRatio > 1:
+		return fmt.Errorf("%s.max_failure_ratio: %g: swarm takes a ratio from 0 to 1", at, c.MaxFailureRatio)
 	}
 	return nil
 }

@@ -46,16 +46,42 @@ type Rollout struct {
 // secret and config versions, then services, each changed service with
 // exactly one create or update, all sent at once.
 func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout, error) {
+	if err := createNetworks(ctx, eng, p, report); err != nil {
+		return nil, err
+	}
+	ids, err := createVersions(ctx, eng, p, report)
+	if err != nil {
+		return nil, err
+	}
+	rollouts, err := applyServices(ctx, eng, p, ids, report)
+	if err == nil {
+		return rollouts, nil
+	}
+	if len(rollouts) == 0 || ctx.Err() != nil || client.IsErrConnectionFailed(err) {
+		// Interrupted, or the engine is out of reach: a re-run picks up.
+		return rollouts, err
+	}
+	// The engine refused part of the deploy: put back the services it
+	// took, so that no stack is left half on the old spec, half on the new.
+	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
+}
+
+func createNetworks(ctx context.Context, eng Engine, p *Plan, report Reporter) error {
 	for _, n := range p.Networks {
 		if n.Action != Create {
 			continue
 		}
 		report.Printf("creating network %s", n.Name)
 		if _, err := eng.NetworkCreate(ctx, n.Name, n.opts); err != nil && !errdefs.IsConflict(err) {
-			return nil, fmt.Errorf("create network %s: %w", n.Name, err)
+			return fmt.Errorf("create network %s: %w", n.Name, err)
 		}
 	}
+	return nil
+}
 
+// createVersions creates the plan's new versions and returns the ID of
+// every version by kind/name.
+func createVersions(ctx context.Context, eng Engine, p *Plan, report Reporter) (map[string]string, error) {
 	ids := map[string]string{}
 	for i := range p.Versions {
 		v := &p.Versions[i]
@@ -71,7 +97,12 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 		v.ID = id
 		ids[string(v.Kind)+"/"+v.Name] = id
 	}
+	return ids, nil
+}
 
+// applyServices creates or updates every changed service, at once, and
+// returns the rollouts that started and the engine's refusals.
+func applyServices(ctx context.Context, eng Engine, p *Plan, ids map[string]string, report Reporter) ([]Rollout, error) {
 	var (
 		mu       sync.Mutex
 		rollouts []Rollout
@@ -84,7 +115,8 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 			continue
 		}
 		if err := fillIDs(&sc.spec, ids); err != nil {
-			return nil, fmt.Errorf("service %s: %w", sc.Name, err)
+			wg.Wait()
+			return rollouts, fmt.Errorf("service %s: %w", sc.Name, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -100,17 +132,7 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 		}()
 	}
 	wg.Wait()
-	if len(errs) == 0 {
-		return rollouts, nil
-	}
-	err := errors.Join(errs...)
-	if len(rollouts) == 0 || ctx.Err() != nil || client.IsErrConnectionFailed(err) {
-		// Interrupted, or the engine is out of reach: a re-run picks up.
-		return rollouts, err
-	}
-	// The engine refused part of the deploy: put back the services it
-	// took, so that no stack is left half on the old spec, half on the new.
-	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
+	return rollouts, errors.Join(errs...)
 }
 
 // undo puts back the services an apply changed: a created one is removed,

@@ -114,16 +114,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 	// --force-unlock removes a dead holder's lock even when there is
 	// nothing else to write.
 	if opts.DryRun || (!writes(res.Plan, opts) && !opts.Lock.Force) {
-		for _, w := range res.Plan.Warnings {
-			report.Printf("warning: %s", w)
-		}
-		if !opts.NoPrune {
-			res.Pruned = res.Plan.Prune
-		}
-		if !opts.DryRun && !opts.Detach {
-			res.Outcomes, err = Wait(ctx, eng, inProgress(res.Plan), opts.Wait, report)
-		}
-		res.Applied = !opts.DryRun
+		err = writeNothing(ctx, eng, res, opts, report)
 		res.Duration = time.Since(start)
 		return res, err
 	}
@@ -135,14 +126,8 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 		return res, err
 	}
 	defer lock.ReleaseInto(ctx, &err)
-	if lock.Waited && opts.Reload != nil {
-		report.Printf("another writer held the lock of %s: reading the compose files and values again", d.Project.Stack)
-		if d, err = opts.Reload(ctx); err != nil {
-			return res, err
-		}
-		if d.Project.Stack != lock.Stack {
-			return res, fmt.Errorf("the compose files now name stack %s, not %s, which this deploy locked: nothing was written: run it again", d.Project.Stack, lock.Stack)
-		}
+	if d, err = reloadIfWaited(ctx, d, lock, opts, report); err != nil {
+		return res, err
 	}
 	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
 		return res, err
@@ -154,6 +139,40 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 	applied, err := apply(ctx, eng, d, res.Plan, opts, report)
 	applied.Duration = time.Since(start)
 	return applied, err
+}
+
+// writeNothing ends a dry run, or a deploy with nothing to write: it
+// reports the plan and, unless detached, waits for rollouts in progress.
+func writeNothing(ctx context.Context, eng Engine, res *Result, opts DeployOptions, report Reporter) (err error) {
+	for _, w := range res.Plan.Warnings {
+		report.Printf("warning: %s", w)
+	}
+	if !opts.NoPrune {
+		res.Pruned = res.Plan.Prune
+	}
+	if !opts.DryRun && !opts.Detach {
+		res.Outcomes, err = Wait(ctx, eng, inProgress(res.Plan), opts.Wait, report)
+	}
+	res.Applied = !opts.DryRun
+	return err
+}
+
+// reloadIfWaited reads the compose files and values again when another
+// writer held the lock first: what it wrote (a rotation's new value above
+// all) must not be written back to what this deploy read before.
+func reloadIfWaited(ctx context.Context, d *Desired, lock *Lock, opts DeployOptions, report Reporter) (*Desired, error) {
+	if !lock.Waited || opts.Reload == nil {
+		return d, nil
+	}
+	report.Printf("another writer held the lock of %s: reading the compose files and values again", d.Project.Stack)
+	again, err := opts.Reload(ctx)
+	if err != nil {
+		return d, err
+	}
+	if again.Project.Stack != lock.Stack {
+		return d, fmt.Errorf("the compose files now name stack %s, not %s, which this deploy locked: nothing was written: run it again", again.Project.Stack, lock.Stack)
+	}
+	return again, nil
 }
 
 // MakePlanFor reads the engine and plans the deploy of d. It writes nothing.

@@ -110,30 +110,12 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 			return nil, err
 		}
 		if found {
-			held, err := lockHeld(ctx, eng, stack, cur)
+			takeOver, err := waitForHolder(ctx, eng, stack, cur, opts, time.Since(start), &told, report)
 			if err != nil {
 				return nil, err
 			}
-			switch {
-			case opts.Force:
-				report.Printf("removing the lock of %s held by %q since %s (--force-unlock)", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
-			case held.Seen > LockStale:
-				report.Printf("taking over the lock of %s: %q has not refreshed it for %s", stack, held.Holder, held.Seen.Round(time.Second))
-			default:
-				if waited := time.Since(start); waited >= opts.Wait {
-					if opts.Wait > 0 {
-						held.Waited = waited
-					}
-					return nil, held
-				}
-				if !told {
-					report.Printf("waiting for the lock of %s, held by %q since %s", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
-					told = true
-				}
-				if err := sleep(ctx, lockPoll); err != nil {
-					return nil, err
-				}
-				continue
+			if !takeOver {
+				continue // waited a poll: look again
 			}
 			// Remove by ID: if another deploy took the lock over first,
 			// this removes nothing and the create below fails.
@@ -154,6 +136,34 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 		go l.refresh(context.WithoutCancel(ctx), spec)
 		return l, nil
 	}
+}
+
+// waitForHolder decides about a lock someone holds: take it over (forced,
+// or its holder stopped refreshing it), or wait one poll, or give up once
+// opts.Wait has passed, with the holder as the error.
+func waitForHolder(ctx context.Context, eng Engine, stack string, cur swarm.Config, opts LockOptions, waited time.Duration, told *bool, report Reporter) (takeOver bool, err error) {
+	held, err := lockHeld(ctx, eng, stack, cur)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case opts.Force:
+		report.Printf("removing the lock of %s held by %q since %s (--force-unlock)", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+		return true, nil
+	case held.Seen > LockStale:
+		report.Printf("taking over the lock of %s: %q has not refreshed it for %s", stack, held.Holder, held.Seen.Round(time.Second))
+		return true, nil
+	case waited >= opts.Wait:
+		if opts.Wait > 0 {
+			held.Waited = waited
+		}
+		return false, held
+	}
+	if !*told {
+		report.Printf("waiting for the lock of %s, held by %q since %s", stack, held.Holder, held.Since.UTC().Format(time.RFC3339))
+		*told = true
+	}
+	return false, sleep(ctx, lockPoll)
 }
 
 // refresh marks the lock alive every lockRefresh until Release.

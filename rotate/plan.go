@@ -93,22 +93,12 @@ const placeholder = compose.PendingID
 // it reads only its arguments.
 func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 	p := &Plan{Stack: d.Project.Stack, Warnings: append([]string{}, d.Warnings...)}
-
-	wanted := map[string]*Version{}
-	for i := range d.Versions {
-		v := &d.Versions[i]
-		wanted[v.Name] = v
-		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, version: v}
-		if id, ok := s.versionID(v.Source.Kind, v.Name); ok {
-			vc.Action, vc.ID = Unchanged, id
-		}
-		p.Versions = append(p.Versions, vc)
-	}
+	var wanted map[string]*Version
+	p.Versions, wanted = planVersions(d, s)
 	specs, err := resolveIDs(d, s, wanted)
 	if err != nil {
 		return nil, err
 	}
-
 	if err := checkExternalNetworks(d.Project, specs.ExternalNetworks, s); err != nil {
 		return nil, err
 	}
@@ -122,51 +112,70 @@ func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 		}
 		p.Networks = append(p.Networks, nc)
 	}
-
 	live := s.StackServices()
 	for _, name := range compose.SortedKeys(specs.Services) {
-		spec := specs.Services[name]
-		sc := ServiceChange{Name: name, Action: Create, spec: spec}
-		if svc, ok := live[name]; ok {
-			sc.ID, sc.live = svc.ID, &svc
-			// As docker stack deploy does: keep ForceUpdate, and keep the
-			// digest the engine pinned when the image name is unchanged.
-			sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
-			if spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec != nil &&
-				spec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[LabelImage] {
-				sc.spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
-			}
-			sc.Diff = DiffSpecs(svc.Spec, normalize(sc.spec, s))
-			for i, d := range sc.Diff {
-				if to, ok := d.To.(string); ok && strings.HasPrefix(to, placeholder) {
-					sc.Diff[i].To = "(new)"
-				}
-			}
-			sc.Action = Unchanged
-			if len(sc.Diff) > 0 {
-				sc.Action = Update
-			} else if us := svc.UpdateStatus; us != nil {
-				switch us.State {
-				case swarm.UpdateStatePaused:
-					// A rollout that stopped half way, some tasks still on
-					// the old spec: sending the spec again resumes it.
-					sc.Action = Update
-					sc.Diff = []FieldDiff{{Path: "UpdateStatus.State", From: string(us.State), To: "resumed"}}
-				case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
-					sc.InProgress = true
-				}
-			}
-		}
-		p.Services = append(p.Services, sc)
+		p.Services = append(p.Services, planService(name, specs.Services[name], live, s))
 	}
 	for _, name := range compose.SortedKeys(live) {
 		if _, ok := specs.Services[name]; !ok {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is in stack %s but not in the compose files: left as it is (docker service rm %s removes it)", name, p.Stack, name))
 		}
 	}
-
 	p.Prune = SelectPrune(p.Stack, s, plannedRefs(p, s), keep)
 	return p, nil
+}
+
+// planVersions creates each version the swarm does not hold yet.
+func planVersions(d *Desired, s *State) ([]VersionChange, map[string]*Version) {
+	var out []VersionChange
+	wanted := map[string]*Version{}
+	for i := range d.Versions {
+		v := &d.Versions[i]
+		wanted[v.Name] = v
+		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, version: v}
+		if id, ok := s.versionID(v.Source.Kind, v.Name); ok {
+			vc.Action, vc.ID = Unchanged, id
+		}
+		out = append(out, vc)
+	}
+	return out, wanted
+}
+
+// planService compares one service's converted spec with its live one.
+func planService(name string, spec swarm.ServiceSpec, live map[string]swarm.Service, s *State) ServiceChange {
+	sc := ServiceChange{Name: name, Action: Create, spec: spec}
+	svc, ok := live[name]
+	if !ok {
+		return sc
+	}
+	sc.ID, sc.live = svc.ID, &svc
+	// As docker stack deploy does: keep ForceUpdate, and keep the digest
+	// the engine pinned when the image name is unchanged.
+	sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+	if spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec != nil &&
+		spec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[LabelImage] {
+		sc.spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
+	}
+	sc.Diff = DiffSpecs(svc.Spec, normalize(sc.spec, s))
+	for i, d := range sc.Diff {
+		if to, ok := d.To.(string); ok && strings.HasPrefix(to, placeholder) {
+			sc.Diff[i].To = "(new)"
+		}
+	}
+	sc.Action = Unchanged
+	switch us := svc.UpdateStatus; {
+	case len(sc.Diff) > 0:
+		sc.Action = Update
+	case us == nil:
+	case us.State == swarm.UpdateStatePaused:
+		// A rollout that stopped half way, some tasks still on the old
+		// spec: sending the spec again resumes it.
+		sc.Action = Update
+		sc.Diff = []FieldDiff{{Path: "UpdateStatus.State", From: string(us.State), To: "resumed"}}
+	case us.State == swarm.UpdateStateUpdating, us.State == swarm.UpdateStateRollbackStarted:
+		sc.InProgress = true
+	}
+	return sc
 }
 
 // resolveIDs copies the desired specs with the IDs of the secrets and
@@ -313,28 +322,52 @@ func protocolOf(pc swarm.PortConfig) network.IPProtocol {
 // unchanged service compares equal to its live spec.
 func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 	spec = deepCopy(spec)
-	if spec.Mode.Replicated == nil && spec.Mode.Global == nil && spec.Mode.ReplicatedJob == nil && spec.Mode.GlobalJob == nil {
-		spec.Mode.Replicated = &swarm.ReplicatedService{}
-	}
-	if r := spec.Mode.Replicated; r != nil && r.Replicas == nil {
-		one := uint64(1)
-		r.Replicas = &one
-	}
+	normalizeMode(&spec.Mode)
 	for _, uc := range []*swarm.UpdateConfig{spec.UpdateConfig, spec.RollbackConfig} {
-		if uc == nil {
-			continue
-		}
-		if uc.FailureAction == "" {
+		if uc != nil && uc.FailureAction == "" {
 			uc.FailureAction = swarm.UpdateFailureActionPause
 		}
-		if uc.Order == "" {
+		if uc != nil && uc.Order == "" {
 			uc.Order = swarm.UpdateOrderStopFirst
 		}
 	}
-	if spec.EndpointSpec != nil && spec.EndpointSpec.Mode == "" {
-		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
+	if e := spec.EndpointSpec; e != nil {
+		normalizeEndpoint(e)
 	}
-	t := &spec.TaskTemplate
+	normalizeTask(&spec.TaskTemplate, s)
+	return spec
+}
+
+// normalizeMode: a service of no mode is replicated, with one replica.
+func normalizeMode(m *swarm.ServiceMode) {
+	if m.Replicated == nil && m.Global == nil && m.ReplicatedJob == nil && m.GlobalJob == nil {
+		m.Replicated = &swarm.ReplicatedService{}
+	}
+	if r := m.Replicated; r != nil && r.Replicas == nil {
+		one := uint64(1)
+		r.Replicas = &one
+	}
+}
+
+// normalizeEndpoint: VIP, and the engine's defaults for a long-syntax
+// port without protocol or mode.
+func normalizeEndpoint(e *swarm.EndpointSpec) {
+	if e.Mode == "" {
+		e.Mode = swarm.ResolutionModeVIP
+	}
+	for i := range e.Ports {
+		if e.Ports[i].Protocol == "" {
+			e.Ports[i].Protocol = network.TCP
+		}
+		if e.Ports[i].PublishMode == "" {
+			e.Ports[i].PublishMode = swarm.PortConfigPublishModeIngress
+		}
+	}
+}
+
+// normalizeTask: restart on any condition, the default isolation and the
+// container runtime, networks by ID.
+func normalizeTask(t *swarm.TaskSpec, s *State) {
 	if t.RestartPolicy != nil && t.RestartPolicy.Condition == "" {
 		t.RestartPolicy.Condition = swarm.RestartPolicyConditionAny
 	}
@@ -344,26 +377,13 @@ func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
 	if t.Runtime == "" && t.ContainerSpec != nil {
 		t.Runtime = swarm.RuntimeContainer
 	}
-	nets := t.Networks
-	for i := range nets {
-		if id, ok := s.SwarmIDs[nets[i].Target]; ok {
-			nets[i].Target = id
-		} else if n, ok := s.Networks[nets[i].Target]; ok {
-			nets[i].Target = n.ID
+	for i := range t.Networks {
+		if id, ok := s.SwarmIDs[t.Networks[i].Target]; ok {
+			t.Networks[i].Target = id
+		} else if n, ok := s.Networks[t.Networks[i].Target]; ok {
+			t.Networks[i].Target = n.ID
 		}
 	}
-	if e := spec.EndpointSpec; e != nil {
-		for i := range e.Ports {
-			// The engine's defaults for a long-syntax port without them.
-			if e.Ports[i].Protocol == "" {
-				e.Ports[i].Protocol = network.TCP
-			}
-			if e.Ports[i].PublishMode == "" {
-				e.Ports[i].PublishMode = swarm.PortConfigPublishModeIngress
-			}
-		}
-	}
-	return spec
 }
 
 // usedRefs are the names of versions a service refers to.

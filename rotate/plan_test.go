@@ -439,3 +439,32 @@ func TestWaitPollsAllAtOnce(t *testing.T) {
 		t.Errorf("three polls of 50 services made %d service lists and %d task lists, want 3 and 3", n, m)
 	}
 }
+
+// TestWaitSettlesByItsClock: a service whose update status is not ours
+// converges once its tasks have run for Settle, read off the injected
+// clock: an hour of settling passes in a few polls.
+func TestWaitSettlesByItsClock(t *testing.T) {
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	one := uint64(1)
+	spec := swarm.ServiceSpec{Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}}
+	status := &swarm.UpdateStatus{State: swarm.UpdateStateCompleted, StartedAt: &old}
+	f := &fakeEngine{
+		inspect: func(string) (swarm.Service, error) { return swarm.Service{Spec: spec, UpdateStatus: status}, nil },
+		tasks: func(string) ([]swarm.Task, error) {
+			return []swarm.Task{{DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}, nil
+		},
+	}
+	clock := old
+	now := func() time.Time { clock = clock.Add(20 * time.Minute); return clock }
+	r := Rollout{Name: "shop_web", ID: "svc", prev: status, spec: spec, start: old}
+	out, err := Wait(context.Background(), f, []Rollout{r}, WaitOptions{Timeout: 10 * time.Second, Interval: time.Millisecond, Settle: time.Hour, Now: now}, Quiet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if polls := f.count("ServiceList"); polls < 3 || polls > 6 {
+		t.Errorf("settled after %d polls, want an hour of 20-minute ticks (4)", polls)
+	}
+	if len(out) != 1 || out[0].Result != "converged" || out[0].Seconds < 3600 {
+		t.Errorf("outcome %+v: want converged after more than an hour of the clock", out)
+	}
+}

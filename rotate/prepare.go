@@ -49,8 +49,31 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 	if err != nil {
 		return nil, err
 	}
-	var valued []compose.Source
 	d := &Desired{Project: p, Warnings: append(append([]string{}, p.Warnings...), skipped...)}
+	if err := d.readVersions(ctx, srcs); err != nil {
+		return nil, err
+	}
+	if !deploy {
+		return d, nil
+	}
+	// Converted once, here, so that what docker's converter rejects is
+	// found as bad input before any engine is contacted; every plan of
+	// this command reads these specs. Missing external objects are found
+	// by MakePlan, which reads the engine.
+	if d.Specs, err = p.Convert(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.CheckSpecs(d.Specs); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// readVersions reads every source's value, names its version and points
+// the project at the versions.
+func (d *Desired) readVersions(ctx context.Context, srcs []compose.Source) error {
+	p := d.Project
+	var valued []compose.Source
 	for _, src := range srcs {
 		if src.Origin == compose.FromDriver {
 			// Created as docker creates it, under its swarm name: the
@@ -62,7 +85,7 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 	}
 	vals, err := sopsbridge.NewReader().ReadAll(ctx, valued)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
 	var plain, clear []string
@@ -78,7 +101,7 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 		}
 	}
 	if len(clear) > 0 {
-		return nil, fmt.Errorf("%s: %s", strings.Join(p.Files, ", "), strings.Join(clear, "; "))
+		return fmt.Errorf("%s: %s", strings.Join(p.Files, ", "), strings.Join(clear, "; "))
 	}
 	if len(plain) > 0 {
 		d.Warnings = append(d.Warnings, fmt.Sprintf(
@@ -86,20 +109,7 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 			strings.Join(p.Files, ", "), strings.Join(plain, ", ")))
 	}
 	p.UseVersions(names)
-	if !deploy {
-		return d, nil
-	}
-	// Converted once, here, so that what docker's converter rejects is
-	// found as bad input before any engine is contacted; every plan of
-	// this command reads these specs. Missing external objects are found
-	// by MakePlan, which reads the engine.
-	if d.Specs, err = p.Convert(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.CheckSpecs(d.Specs); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return nil
 }
 
 // UseVersion points every reference to one secret or config at another

@@ -22,6 +22,16 @@ type WaitOptions struct {
 	// fresh update status before it counts as converged (an update that
 	// swarm decides needs no new tasks never reports one).
 	Settle time.Duration
+	// Now is the clock that settling and durations are read from
+	// (time.Now when nil); polls are paced by Interval.
+	Now func() time.Time
+}
+
+func (o WaitOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // RolloutError is a service that did not converge.
@@ -78,69 +88,81 @@ func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions,
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	var (
-		errs     []error
-		outcomes []Outcome
-		pending  []*watch
-		down     map[string]string // unreachable nodes, read on the first timeout
-	)
+	p := &poller{eng: eng, opts: opts, report: report}
 	for _, r := range rollouts {
-		pending = append(pending, &watch{Rollout: r})
-	}
-	finish := func(w *watch, err error) {
-		o := Outcome{Service: w.Name, Created: w.Created, Result: "converged", Seconds: time.Since(w.start).Seconds()}
-		var re *RolloutError
-		if errors.As(err, &re) {
-			o.Result = re.State
-		} else if err != nil {
-			o.Result = "unknown: " + err.Error()
-		}
-		outcomes = append(outcomes, o)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		p.pending = append(p.pending, &watch{Rollout: r})
 	}
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
-	for len(pending) > 0 {
-		services, tasks, err := observeRollouts(ctx, eng, pending)
-		var left []*watch
-		for _, w := range pending {
-			var done bool
-			var werr error
-			switch svc, ok := services[w.ID]; {
-			case err != nil && ctx.Err() != nil:
-				done, werr = true, w.timeout(ctx, eng, &down)
-			case err != nil:
-				done, werr = true, fmt.Errorf("service %s: %w", w.Name, err)
-			case !ok:
-				done, werr = true, &RolloutError{Service: w.Name, State: "removed", Message: "the service was removed while it rolled out"}
-			default:
-				w.tasks = tasks[w.ID]
-				done, werr = w.step(evaluate(w.Rollout, svc, w.tasks), opts, report)
-			}
-			if done {
-				finish(w, werr)
-			} else {
-				left = append(left, w)
-			}
-		}
-		pending = left
-		if len(pending) == 0 {
-			break
-		}
+	for p.poll(ctx); len(p.pending) > 0; p.poll(ctx) {
 		select {
 		case <-ctx.Done():
-			for _, w := range pending {
-				finish(w, w.timeout(ctx, eng, &down))
+			for _, w := range p.pending {
+				p.finish(w, w.timeout(ctx, eng, &p.down))
 			}
-			pending = nil
+			p.pending = nil
 		case <-tick.C:
 		}
 	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Service < outcomes[j].Service })
-	return outcomes, errors.Join(errs...)
+	sort.Slice(p.errs, func(i, j int) bool { return p.errs[i].Error() < p.errs[j].Error() })
+	sort.Slice(p.outcomes, func(i, j int) bool { return p.outcomes[i].Service < p.outcomes[j].Service })
+	return p.outcomes, errors.Join(p.errs...)
+}
+
+// poller is one Wait: the rollouts still pending and how the others ended.
+type poller struct {
+	eng      Engine
+	opts     WaitOptions
+	report   Reporter
+	pending  []*watch
+	outcomes []Outcome
+	errs     []error
+	down     map[string]string // unreachable nodes, read on the first timeout
+}
+
+// poll reads every pending rollout once (two requests, however many
+// services roll out) and finishes those that are over.
+func (p *poller) poll(ctx context.Context) {
+	if len(p.pending) == 0 {
+		return
+	}
+	services, tasks, err := observeRollouts(ctx, p.eng, p.pending)
+	var left []*watch
+	for _, w := range p.pending {
+		var done bool
+		var werr error
+		switch svc, ok := services[w.ID]; {
+		case err != nil && ctx.Err() != nil:
+			done, werr = true, w.timeout(ctx, p.eng, &p.down)
+		case err != nil:
+			done, werr = true, fmt.Errorf("service %s: %w", w.Name, err)
+		case !ok:
+			done, werr = true, &RolloutError{Service: w.Name, State: "removed", Message: "the service was removed while it rolled out"}
+		default:
+			w.tasks = tasks[w.ID]
+			done, werr = w.step(evaluate(w.Rollout, svc, w.tasks), p.opts, p.report)
+		}
+		if done {
+			p.finish(w, werr)
+		} else {
+			left = append(left, w)
+		}
+	}
+	p.pending = left
+}
+
+func (p *poller) finish(w *watch, err error) {
+	o := Outcome{Service: w.Name, Created: w.Created, Result: "converged", Seconds: p.opts.now().Sub(w.start).Seconds()}
+	var re *RolloutError
+	if errors.As(err, &re) {
+		o.Result = re.State
+	} else if err != nil {
+		o.Result = "unknown: " + err.Error()
+	}
+	p.outcomes = append(p.outcomes, o)
+	if err != nil {
+		p.errs = append(p.errs, err)
+	}
 }
 
 // watch is one rollout being waited for, with what the polls saw so far.
@@ -169,9 +191,9 @@ func (w *watch) step(st rolloutState, opts WaitOptions, report Reporter) (bool, 
 	case st.tasksReady && (!st.fresh || st.converged):
 		// No fresh status to go by, or tasks failed on the way: the
 		// tasks must keep running for a while.
-		if w.settledSince.IsZero() {
-			w.settledSince = time.Now()
-		} else if time.Since(w.settledSince) >= opts.Settle {
+		if now := opts.now(); w.settledSince.IsZero() {
+			w.settledSince = now
+		} else if now.Sub(w.settledSince) >= opts.Settle {
 			return true, nil
 		}
 	default:
@@ -274,29 +296,11 @@ type rolloutState struct {
 
 // evaluate says where one rollout stands, from its service and tasks.
 func evaluate(r Rollout, svc swarm.Service, tasks []swarm.Task) rolloutState {
-	var st rolloutState
 	want, isJob := desiredTasks(svc.Spec)
-	running, desired := 0, 0
-	var newest time.Time
-	for _, t := range tasks {
-		if (t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected) && t.CreatedAt.After(r.start) {
-			st.failures++
-		}
-		if t.DesiredState == swarm.TaskStateRunning || (isJob && t.DesiredState == swarm.TaskStateComplete) {
-			desired++
-			// A task counts once it runs the service's current container
-			// spec: a stalled rollout leaves tasks on the old one.
-			current := reflect.DeepEqual(t.Spec.ContainerSpec, svc.Spec.TaskTemplate.ContainerSpec)
-			if current && (t.Status.State == swarm.TaskStateRunning || (isJob && t.Status.State == swarm.TaskStateComplete)) {
-				running++
-			}
-		}
-		if t.Status.Err != "" && t.Status.Timestamp.After(newest) && t.Status.Timestamp.After(r.start.Add(-time.Second)) {
-			newest, st.taskErr = t.Status.Timestamp, t.Status.Err
-		}
-	}
-	st.tasksReady = running == desired && (want < 0 || running >= want)
-	st.line = fmt.Sprintf("%d/%s tasks running", running, wantString(want, desired))
+	tc := countTasks(r, svc, tasks, isJob)
+	st := rolloutState{failures: tc.failures, taskErr: tc.taskErr}
+	st.tasksReady = tc.running == tc.desired && (want < 0 || tc.running >= want)
+	st.line = fmt.Sprintf("%d/%s tasks running", tc.running, wantString(want, tc.desired))
 
 	us := svc.UpdateStatus
 	st.fresh = us != nil && (r.prev == nil || !orZero(us.StartedAt).Equal(*orZero(r.prev.StartedAt)))
@@ -314,6 +318,42 @@ func evaluate(r Rollout, svc swarm.Service, tasks []swarm.Task) rolloutState {
 	}
 	st.line = fmt.Sprintf("update %s, %s", us.State, st.line)
 	st.message = us.Message
+	updateOutcome(&st, us)
+	return st
+}
+
+// taskCount is what a poll's tasks say of a rollout.
+type taskCount struct {
+	running, desired int
+	failures         int    // tasks failed since the rollout started
+	taskErr          string // the newest task error since then
+}
+
+func countTasks(r Rollout, svc swarm.Service, tasks []swarm.Task, isJob bool) taskCount {
+	var tc taskCount
+	var newest time.Time
+	for _, t := range tasks {
+		if (t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected) && t.CreatedAt.After(r.start) {
+			tc.failures++
+		}
+		if t.DesiredState == swarm.TaskStateRunning || (isJob && t.DesiredState == swarm.TaskStateComplete) {
+			tc.desired++
+			// A task counts once it runs the service's current container
+			// spec: a stalled rollout leaves tasks on the old one.
+			current := reflect.DeepEqual(t.Spec.ContainerSpec, svc.Spec.TaskTemplate.ContainerSpec)
+			if current && (t.Status.State == swarm.TaskStateRunning || (isJob && t.Status.State == swarm.TaskStateComplete)) {
+				tc.running++
+			}
+		}
+		if t.Status.Err != "" && t.Status.Timestamp.After(newest) && t.Status.Timestamp.After(r.start.Add(-time.Second)) {
+			newest, tc.taskErr = t.Status.Timestamp, t.Status.Err
+		}
+	}
+	return tc
+}
+
+// updateOutcome reads swarm's status of an update of ours.
+func updateOutcome(st *rolloutState, us *swarm.UpdateStatus) {
 	switch us.State {
 	case swarm.UpdateStateCompleted:
 		st.converged = st.tasksReady
@@ -326,12 +366,8 @@ func evaluate(r Rollout, svc swarm.Service, tasks []swarm.Task) rolloutState {
 	case swarm.UpdateStateRollbackPaused:
 		st.failed = "rollback paused"
 	}
-	return st
 }
 
-// keepFailing is how many failed tasks make a rollout fail: three for
-// each task that should run, so that a slow start that fails once or
-// twice before it runs is not a failure.
 func keepFailing(want int) int {
 	return 3 * max(want, 1)
 }

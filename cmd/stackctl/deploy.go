@@ -43,9 +43,7 @@ touched), waits for the rollout, and prunes versions nothing needs.`,
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
-			if opts.deploy.Keep < 0 {
-				return usageError{errNegativeKeep}
-			}
+			opts.deploy.Keep = opts.output.keep
 			opts.load = lf.options(d, args)
 			opts.deploy.Lock = lk.options(d, "deploy")
 			return runF(cmd.Context(), opts)
@@ -57,10 +55,8 @@ touched), waits for the rollout, and prunes versions nothing needs.`,
 	f.BoolVar(&opts.deploy.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVarP(&opts.deploy.Detach, "detach", "d", false, "return once the changes are sent: no wait, no prune")
 	f.DurationVar(&opts.deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
-	f.IntVar(&opts.deploy.Keep, "keep", 2, "unused versions of each secret and config to keep")
 	f.BoolVar(&opts.deploy.NoPrune, "no-prune", false, "keep every unused version")
-	f.StringVarP(&opts.output.format, "output", "o", "text", "text or json")
-	f.BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no progress")
+	opts.output.register(f, "print no progress", keepUsage)
 	return cmd
 }
 

@@ -2,26 +2,45 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/stackctl/stackctl/rotate"
 )
 
-// outputFlags are shared by the commands that print a plan or a result.
+// outputFlags are --output, --quiet and --keep, shared by the commands
+// that print a plan or a result; they register and check themselves.
 type outputFlags struct {
 	format string
 	quiet  bool
+	keep   int
+}
+
+// register adds the flags; quiet and keep say what those do here.
+func (f *outputFlags) register(fs *pflag.FlagSet, quiet, keep string) {
+	fs.StringVarP(&f.format, "output", "o", "text", "text or json")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, quiet)
+	fs.IntVar(&f.keep, "keep", 2, keep)
 }
 
 func (f *outputFlags) validate() error {
 	if f.format != "text" && f.format != "json" {
 		return usageError{fmt.Errorf("--output must be text or json, not %q", f.format)}
 	}
+	if f.keep < 0 {
+		return usageError{errNegativeKeep}
+	}
 	return nil
 }
+
+var errNegativeKeep = errors.New("--keep must be 0 or more")
+
+const keepUsage = "unused versions of each secret and config to keep"
 
 // reporter prints progress on stderr: nothing when quiet, a live
 // per-service view on a terminal, plain lines otherwise (CI logs).

@@ -33,17 +33,13 @@ func newPlanCmd(d *deps, runF func(context.Context, planOptions) error) *cobra.C
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
-			if opts.keep < 0 {
-				return usageError{errNegativeKeep}
-			}
+			opts.keep = opts.output.keep
 			opts.load = lf.options(d, args)
 			return runF(cmd.Context(), opts)
 		},
 	}
 	lf.register(cmd)
-	cmd.Flags().IntVar(&opts.keep, "keep", 2, "unused versions of each secret and config that prune would keep")
-	cmd.Flags().StringVarP(&opts.output.format, "output", "o", "text", "text or json")
-	cmd.Flags().BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no warnings")
+	opts.output.register(cmd.Flags(), "print no warnings", "unused versions of each secret and config that prune would keep")
 	return cmd
 }
 

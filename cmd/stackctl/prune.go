@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -10,8 +9,6 @@ import (
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
 )
-
-var errNegativeKeep = errors.New("--keep must be 0 or more")
 
 type pruneOptions struct {
 	stack  string
@@ -45,9 +42,7 @@ define are kept too. Objects that stackctl did not make are never touched.`,
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
-			if opts.keep < 0 {
-				return usageError{errNegativeKeep}
-			}
+			opts.keep = opts.output.keep
 			if len(args) == 1 && len(lf.files) == 0 {
 				opts.stack = args[0]
 			} else {
@@ -60,10 +55,8 @@ define are kept too. Objects that stackctl did not make are never touched.`,
 	}
 	lf.register(cmd)
 	lk.register(cmd)
-	cmd.Flags().IntVar(&opts.keep, "keep", 2, "unused versions of each secret and config to keep")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print what would be removed and remove nothing")
-	cmd.Flags().StringVarP(&opts.output.format, "output", "o", "text", "text or json")
-	cmd.Flags().BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no progress")
+	opts.output.register(cmd.Flags(), "print no progress", keepUsage)
 	return cmd
 }
 

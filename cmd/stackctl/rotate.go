@@ -65,9 +65,7 @@ The new value is never printed, logged or passed as an argument.`,
 			if opts.stdin && containsStdin(lf.files) {
 				return usageError{errors.New("--stdin and -c - both want standard input")}
 			}
-			if opts.rotate.Deploy.Keep < 0 {
-				return usageError{errNegativeKeep}
-			}
+			opts.rotate.Deploy.Keep = opts.output.keep
 			opts.secret = args[0]
 			opts.load = lf.options(d, args[1:])
 			opts.rotate.Deploy.Lock = lk.options(d, "rotate")
@@ -85,9 +83,7 @@ The new value is never printed, logged or passed as an argument.`,
 	f.BoolVar(&opts.rotate.NoDeploy, "no-deploy", false, "write the new ciphertext only")
 	f.BoolVar(&opts.rotate.DryRun, "dry-run", false, "show what would be written and rolled; write nothing")
 	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
-	f.IntVar(&opts.rotate.Deploy.Keep, "keep", 2, "unused versions of each secret and config to keep")
-	f.StringVarP(&opts.output.format, "output", "o", "text", "text or json")
-	f.BoolVarP(&opts.output.quiet, "quiet", "q", false, "print no progress")
+	opts.output.register(f, "print no progress", keepUsage)
 	return cmd
 }
 

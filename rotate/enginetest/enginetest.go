@@ -491,18 +491,7 @@ func (e *Engine) stored(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	if spec.EndpointSpec == nil {
 		spec.EndpointSpec = &swarm.EndpointSpec{}
 	}
-	if spec.EndpointSpec.Mode == "" {
-		spec.EndpointSpec.Mode = swarm.ResolutionModeVIP
-	}
-	for i := range spec.EndpointSpec.Ports {
-		p := &spec.EndpointSpec.Ports[i]
-		if p.Protocol == "" {
-			p.Protocol = network.TCP
-		}
-		if p.PublishMode == "" {
-			p.PublishMode = swarm.PortConfigPublishModeIngress
-		}
-	}
+	storedEndpoint(spec.EndpointSpec)
 	for _, uc := range []*swarm.UpdateConfig{spec.UpdateConfig, spec.RollbackConfig} {
 		if uc != nil && uc.FailureAction == "" {
 			uc.FailureAction = swarm.UpdateFailureActionPause
@@ -511,7 +500,26 @@ func (e *Engine) stored(spec swarm.ServiceSpec) swarm.ServiceSpec {
 			uc.Order = swarm.UpdateOrderStopFirst
 		}
 	}
-	t := &spec.TaskTemplate
+	e.storedTask(&spec.TaskTemplate)
+	return spec
+}
+
+func storedEndpoint(ep *swarm.EndpointSpec) {
+	if ep.Mode == "" {
+		ep.Mode = swarm.ResolutionModeVIP
+	}
+	for i := range ep.Ports {
+		p := &ep.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = network.TCP
+		}
+		if p.PublishMode == "" {
+			p.PublishMode = swarm.PortConfigPublishModeIngress
+		}
+	}
+}
+
+func (e *Engine) storedTask(t *swarm.TaskSpec) {
 	if t.ContainerSpec != nil {
 		if t.ContainerSpec.Isolation == "" {
 			t.ContainerSpec.Isolation = container.IsolationDefault
@@ -530,7 +538,6 @@ func (e *Engine) stored(spec swarm.ServiceSpec) swarm.ServiceSpec {
 			}
 		}
 	}
-	return spec
 }
 
 func (e *Engine) ServiceRemove(_ context.Context, id string, _ client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
