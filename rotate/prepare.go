@@ -78,26 +78,31 @@ func (d *Desired) readVersions(ctx context.Context, srcs []compose.Source) error
 		if src.Origin == compose.FromDriver {
 			// Created as docker creates it, under its swarm name: the
 			// plugin holds the value, so there is nothing to version.
-			d.Versions = append(d.Versions, Version{Value: sopsbridge.Value{Source: src}, Name: src.Name})
+			d.Versions = append(d.Versions, Version{Source: src, Name: src.Name})
 			continue
 		}
 		valued = append(valued, src)
 	}
-	vals, err := sopsbridge.NewReader().ReadAll(ctx, valued)
+	reqs := make([]sopsbridge.Source, len(valued))
+	for i, src := range valued {
+		reqs[i] = readRequest(src)
+	}
+	vals, err := sopsbridge.NewReader().ReadAll(ctx, reqs)
 	if err != nil {
 		return err
 	}
 	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
 	var plain, clear []string
-	for _, v := range vals {
-		if v.Source.Kind == compose.Config && v.Encrypted() && (v.Source.SOPS == nil || !v.Source.SOPS.PlaintextConfig) {
-			clear = append(clear, fmt.Sprintf("configs.%s: %s is SOPS-encrypted, but a config is stored decrypted, readable by anyone with API access (docker config inspect): move it under secrets:, or add x-sops: {plaintext_config: true} if it may be read in clear", v.Source.Key, v.Source.File))
+	for i, v := range vals {
+		src := valued[i]
+		if src.Kind == compose.Config && v.Encrypted() && (src.SOPS == nil || !src.SOPS.PlaintextConfig) {
+			clear = append(clear, fmt.Sprintf("configs.%s: %s is SOPS-encrypted, but a config is stored decrypted, readable by anyone with API access (docker config inspect): move it under secrets:, or add x-sops: {plaintext_config: true} if it may be read in clear", src.Key, src.File))
 		}
-		ver := NameVersion(p.Stack, v)
+		ver := NameVersion(p.Stack, src, v)
 		d.Versions = append(d.Versions, ver)
-		names[v.Source.Kind][v.Source.Key] = ver.Name
-		if v.Source.Kind == compose.Secret && !v.Encrypted() {
-			plain = append(plain, v.Source.Key)
+		names[src.Kind][src.Key] = ver.Name
+		if src.Kind == compose.Secret && !v.Encrypted() {
+			plain = append(plain, src.Key)
 		}
 	}
 	if len(clear) > 0 {

@@ -195,7 +195,7 @@ func sopsFormat(src compose.Source) string {
 // returns the rotated secrets (swarm name -> new version).
 func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult, services []string, report Reporter) map[string]string {
 	src := cur.Source
-	next := NameVersion(d.Project.Stack, sopsbridge.Value{Source: src, Data: opts.Value, NameKey: cur.NameKey})
+	next := NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: opts.Value, NameKey: cur.NameKey})
 	res.Version = next.Name
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
@@ -206,7 +206,7 @@ func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := NameVersion(d.Project.Stack, sopsbridge.Value{Source: v.Source, Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
+		nv := NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
 		if v.Source.Key != opts.Secret {
 			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
 			res.Also = append(res.Also, v.Source.Key)
@@ -282,7 +282,7 @@ func writeNewValue(ctx context.Context, src compose.Source, value []byte, res *R
 		return err
 	}
 	res.Written = true
-	if check, err := sopsbridge.NewReader().Read(ctx, src); err != nil || string(check.Data) != string(value) {
+	if check, err := sopsbridge.NewReader().Read(ctx, readRequest(src)); err != nil || string(check.Data) != string(value) {
 		return fmt.Errorf("%s was written but does not read back as the new value (%v): restore it from git", src.File, err)
 	}
 	return nil

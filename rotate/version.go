@@ -14,8 +14,10 @@ import (
 // HashLen is how many hex characters of the keyed hash a version name carries.
 const HashLen = compose.VersionSuffixLen - 1
 
-// Version is one immutable swarm secret or config: a value and its name.
+// Version is one immutable swarm secret or config: where its value comes
+// from, the value, and its name.
 type Version struct {
+	Source compose.Source
 	sopsbridge.Value
 	// Name is "<swarm name>.<hash>".
 	Name string
@@ -28,15 +30,15 @@ type Version struct {
 // name says nothing about the value to anyone without a decryption key. A
 // plain value can only be salted by stack and name: anyone who knows both
 // can test guesses against its name, which is why plain secrets get a warning.
-func NameVersion(stack string, v sopsbridge.Value) Version {
+func NameVersion(stack string, src compose.Source, v sopsbridge.Value) Version {
 	key := v.NameKey
 	if key == nil {
-		salt := sha256.Sum256([]byte("stackctl plain v1\x00" + stack + "\x00" + string(v.Source.Kind) + "\x00" + v.Source.Name))
+		salt := sha256.Sum256([]byte("stackctl plain v1\x00" + stack + "\x00" + string(src.Kind) + "\x00" + src.Name))
 		key = salt[:]
 	}
 	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(string(v.Source.Kind) + "\x00" + v.Source.Name + "\x00"))
-	if d := v.Source.TemplateDriver; d != "" {
+	mac.Write([]byte(string(src.Kind) + "\x00" + src.Name + "\x00"))
+	if d := src.TemplateDriver; d != "" {
 		// The same text with and without templating are different
 		// versions: the container reads something else. Untemplated names
 		// stay as they were.
@@ -44,5 +46,17 @@ func NameVersion(stack string, v sopsbridge.Value) Version {
 	}
 	mac.Write(v.Data)
 	hash := hex.EncodeToString(mac.Sum(nil))[:HashLen]
-	return Version{Value: v, Name: v.Source.Name + "." + hash, Hash: hash}
+	return Version{Source: src, Value: v, Name: src.Name + "." + hash, Hash: hash}
+}
+
+// readRequest is what sopsbridge needs to read a compose source.
+func readRequest(s compose.Source) sopsbridge.Source {
+	r := sopsbridge.Source{Ref: s.Ref(), Kind: string(s.Kind), MaxSize: s.Kind.MaxSize(), Inline: s.Inline}
+	if s.Origin == compose.FromFile {
+		r.File = s.File
+	}
+	if s.SOPS != nil {
+		r.SOPS = &sopsbridge.SOPSRef{Path: s.SOPS.Path, Format: s.SOPS.Format}
+	}
+	return r
 }

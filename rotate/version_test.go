@@ -10,18 +10,26 @@ import (
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 
-func value(kind compose.Kind, name, data string, nameKey []byte) sopsbridge.Value {
-	return sopsbridge.Value{Source: compose.Source{Kind: kind, Key: "k", Name: name}, Data: []byte(data), NameKey: nameKey}
+// sourced is a value and where it comes from, as NameVersion takes them.
+type sourced struct {
+	src compose.Source
+	v   sopsbridge.Value
 }
 
-func templated(v sopsbridge.Value, driver string) sopsbridge.Value {
-	v.Source.TemplateDriver = driver
+func value(kind compose.Kind, name, data string, nameKey []byte) sourced {
+	return sourced{compose.Source{Kind: kind, Key: "k", Name: name}, sopsbridge.Value{Data: []byte(data), NameKey: nameKey}}
+}
+
+func templated(v sourced, driver string) sourced {
+	v.src.TemplateDriver = driver
 	return v
 }
 
+func named(stack string, s sourced) Version { return NameVersion(stack, s.src, s.v) }
+
 func TestNameVersion(t *testing.T) {
 	keyA, keyB := []byte("data-key-derived-A"), []byte("data-key-derived-B")
-	base := NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", keyA))
+	base := named("shop", value(compose.Secret, "shop_db", "hunter2", keyA))
 	if !regexp.MustCompile(`^shop_db\.[0-9a-f]{12}$`).MatchString(base.Name) {
 		t.Fatalf("name %q is not <name>.<12 hex>", base.Name)
 	}
@@ -30,13 +38,13 @@ func TestNameVersion(t *testing.T) {
 		v    Version
 		same bool
 	}{
-		{"same content, same key", NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", keyA)), true},
-		{"other content", NameVersion("shop", value(compose.Secret, "shop_db", "hunter3", keyA)), false},
-		{"other file key", NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", keyB)), false},
-		{"other name", NameVersion("shop", value(compose.Secret, "shop_db2", "hunter2", keyA)), false},
-		{"config, not secret", NameVersion("shop", value(compose.Config, "shop_db", "hunter2", keyA)), false},
-		{"plain source", NameVersion("shop", value(compose.Secret, "shop_db", "hunter2", nil)), false},
-		{"templated", NameVersion("shop", templated(value(compose.Secret, "shop_db", "hunter2", keyA), "golang")), false},
+		{"same content, same key", named("shop", value(compose.Secret, "shop_db", "hunter2", keyA)), true},
+		{"other content", named("shop", value(compose.Secret, "shop_db", "hunter3", keyA)), false},
+		{"other file key", named("shop", value(compose.Secret, "shop_db", "hunter2", keyB)), false},
+		{"other name", named("shop", value(compose.Secret, "shop_db2", "hunter2", keyA)), false},
+		{"config, not secret", named("shop", value(compose.Config, "shop_db", "hunter2", keyA)), false},
+		{"plain source", named("shop", value(compose.Secret, "shop_db", "hunter2", nil)), false},
+		{"templated", named("shop", templated(value(compose.Secret, "shop_db", "hunter2", keyA), "golang")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,19 +56,19 @@ func TestNameVersion(t *testing.T) {
 }
 
 func TestNameVersionPlainIsSaltedByStack(t *testing.T) {
-	a := NameVersion("shop", value(compose.Secret, "db", "hunter2", nil))
-	b := NameVersion("blog", value(compose.Secret, "db", "hunter2", nil))
+	a := named("shop", value(compose.Secret, "db", "hunter2", nil))
+	b := named("blog", value(compose.Secret, "db", "hunter2", nil))
 	if a.Hash == b.Hash {
 		t.Error("a plain value hashes the same in two stacks")
 	}
-	if a.Hash != NameVersion("shop", value(compose.Secret, "db", "hunter2", nil)).Hash {
+	if a.Hash != named("shop", value(compose.Secret, "db", "hunter2", nil)).Hash {
 		t.Error("a plain value's hash is not deterministic")
 	}
 }
 
 func TestNameVersionIsNotAPlainHash(t *testing.T) {
 	// Peers name versions by sha256(value): ours must not match any prefix of it.
-	v := NameVersion("shop", value(compose.Secret, "db", "hunter2", []byte("k")))
+	v := named("shop", value(compose.Secret, "db", "hunter2", []byte("k")))
 	for _, plain := range []string{"f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7"} {
 		if strings.HasPrefix(plain, v.Hash) {
 			t.Error("version hash is the plain sha256 of the value")
@@ -73,20 +81,20 @@ func TestLongestNameFits(t *testing.T) {
 	if err := compose.ValidateName(compose.Secret, "k", name); err != nil {
 		t.Fatal(err)
 	}
-	if v := NameVersion("s", value(compose.Secret, name, "x", nil)); len(v.Name) != 64 {
+	if v := named("s", value(compose.Secret, name, "x", nil)); len(v.Name) != 64 {
 		t.Errorf("len = %d, want 64", len(v.Name))
 	}
 }
 
 func BenchmarkNameVersion500(b *testing.B) {
-	vals := make([]sopsbridge.Value, 500)
+	vals := make([]sourced, 500)
 	for i := range vals {
 		vals[i] = value(compose.Secret, fmt.Sprintf("shop_s%d", i), strings.Repeat("v", 64), []byte("k"))
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		for _, v := range vals {
-			NameVersion("shop", v)
+			named("shop", v)
 		}
 	}
 }

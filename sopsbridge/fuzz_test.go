@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/getsops/sops/v3/cmd/sops/formats"
-
-	"github.com/stackctl/stackctl/compose"
 )
 
 // fuzzBounds keeps key services short in fuzzing: a mutated file can name
@@ -30,7 +28,7 @@ func fuzzBounds(f *testing.F) {
 // readBounded runs Read and fails, with every goroutine's stack, if it
 // takes far longer than the key service deadlines allow: a hang becomes a
 // crasher the fuzzer saves, not a stall.
-func readBounded(t *testing.T, r *Reader, s compose.Source) (Value, error) {
+func readWithin(t *testing.T, r *Reader, s Source) (Value, error) {
 	t.Helper()
 	type result struct {
 		v   Value
@@ -108,11 +106,11 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(file, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		ref := &compose.SOPSRef{Format: format}
+		ref := &SOPSRef{Format: format}
 		if key != "" {
 			ref.Path = strings.Split(key, ".")
 		}
-		v, err := readBounded(t, NewReader(), fileSource(file, ref))
+		v, err := readWithin(t, NewReader(), fileSource(file, ref))
 		var e *Error
 		if err != nil && !errors.As(err, &e) {
 			t.Fatalf("not a sopsbridge error: %v", err)
@@ -196,22 +194,22 @@ func FuzzIsEncrypted(f *testing.F) {
 			t.Skip(err) // a name the file system refuses
 		}
 		defer os.Remove(file)
-		plain := compose.Source{Kind: compose.Config, Key: "c", Name: "st_c", Origin: compose.FromFile, File: file}
+		plain := Source{Ref: "config c", Kind: "config", MaxSize: configMax, File: file}
 		sops := plain
-		sops.SOPS = &compose.SOPSRef{Format: format}
+		sops.SOPS = &SOPSRef{Format: format}
 
-		v, err := readBounded(t, NewReader(), plain)
+		v, err := readWithin(t, NewReader(), plain)
 		switch {
 		case enc && err == nil:
 			if !v.Encrypted() {
 				t.Fatal("an encrypted-looking file was returned as is")
 			}
-		case !enc && len(data) > 0 && len(data) < compose.Config.MaxSize():
+		case !enc && len(data) > 0 && len(data) < configMax:
 			if err != nil || !bytes.Equal(v.Data, data) || v.Encrypted() {
 				t.Fatalf("a plain file was not returned as is: %v", err)
 			}
 		}
-		_, err = readBounded(t, NewReader(), sops)
+		_, err = readWithin(t, NewReader(), sops)
 		if !enc && !errors.Is(err, ErrNotEncrypted) {
 			t.Fatalf("x-sops on a plain file: err = %v, want ErrNotEncrypted", err)
 		}

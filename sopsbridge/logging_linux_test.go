@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/stackctl/stackctl/compose"
 )
 
 // captureStderr returns what fn writes to file descriptor 2, which is
@@ -82,7 +80,7 @@ func TestReadKeepsSDKLogsOffStderr(t *testing.T) {
 		_, kmsErr = NewReader().Read(context.Background(), fileSource(kmsFile, path("a")))
 		for _, f := range fixtures {
 			for _, p := range [][]string{nil, {"db", "password"}, {"api_key"}, {"DB_PASSWORD"}, {"password"}} {
-				NewReader().Read(context.Background(), fileSource(fixture(f.file), &compose.SOPSRef{Path: p}))
+				NewReader().Read(context.Background(), fileSource(fixture(f.file), &SOPSRef{Path: p}))
 			}
 		}
 	})

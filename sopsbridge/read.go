@@ -23,14 +23,44 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/logging"
 	"github.com/sirupsen/logrus"
-
-	"github.com/stackctl/stackctl/compose"
 )
+
+// Source is one value to read: a file, SOPS-encrypted or not, or a value
+// already in memory. The caller (rotate) builds it from compose's source,
+// so that this package stands alone.
+type Source struct {
+	// Ref names what reads the value in errors: "secret db_password".
+	Ref string
+	// Kind ("secret", "config") and MaxSize (exclusive) are swarm's bound
+	// on the value's size.
+	Kind    string
+	MaxSize int
+	// File is the absolute path of a file source; Inline the value of any
+	// other (an environment variable, a content: text).
+	File   string
+	Inline []byte
+	// SOPS is set by an x-sops extension: the file must be encrypted.
+	SOPS *SOPSRef
+}
+
+// SOPSRef selects what to take from a SOPS-encrypted file.
+type SOPSRef struct {
+	// Path selects one value; empty means the whole decrypted document.
+	Path []string
+	// Format overrides the format guessed from the file's extension.
+	Format string
+}
+
+func (s Source) path() []string {
+	if s.SOPS == nil {
+		return nil
+	}
+	return s.SOPS.Path
+}
 
 // Value is a source's plaintext, in memory only.
 type Value struct {
-	Source compose.Source
-	Data   []byte
+	Data []byte
 	// NameKey keys the version hash of a SOPS source; it is derived from the
 	// file's data key, so only holders of a decryption key can link a
 	// version name to a value. Nil for plain sources.
@@ -93,8 +123,8 @@ func NewReader() *Reader {
 
 // ReadAll reads every source and reports all failures at once, each cause
 // once: a file that cannot be decrypted is one error naming every secret
-// and config that reads it.
-func (r *Reader) ReadAll(ctx context.Context, srcs []compose.Source) ([]Value, error) {
+// and config that reads it. The values are in the order of srcs.
+func (r *Reader) ReadAll(ctx context.Context, srcs []Source) ([]Value, error) {
 	vals := make([]Value, 0, len(srcs))
 	var errs []error
 	byFile := map[string]*Error{} // file-wide failures, by file and kind
@@ -125,7 +155,7 @@ func fileWide(kind error) bool {
 }
 
 // Read returns the value of one source, validated against swarm's limits.
-func (r *Reader) Read(ctx context.Context, s compose.Source) (Value, error) {
+func (r *Reader) Read(ctx context.Context, s Source) (Value, error) {
 	if err := ctx.Err(); err != nil {
 		return Value{}, err
 	}
@@ -133,28 +163,21 @@ func (r *Reader) Read(ctx context.Context, s compose.Source) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	if n := len(v.Data); n == 0 || n >= s.Kind.MaxSize() {
-		return Value{}, &Error{Ref: s.Ref(), File: s.File, Path: strings.Join(pathOf(s), "."), Kind: ErrInvalid,
-			Detail: fmt.Sprintf("the value has %d bytes; swarm takes a %s of 1 to %d bytes", n, s.Kind, s.Kind.MaxSize()-1),
+	if n := len(v.Data); n == 0 || n >= s.MaxSize {
+		return Value{}, &Error{Ref: s.Ref, File: s.File, Path: strings.Join(s.path(), "."), Kind: ErrInvalid,
+			Detail: fmt.Sprintf("the value has %d bytes; swarm takes a %s of 1 to %d bytes", n, s.Kind, s.MaxSize-1),
 			Hint:   "fix the value at its source"}
 	}
 	return v, nil
 }
 
-func pathOf(s compose.Source) []string {
-	if s.SOPS == nil {
-		return nil
-	}
-	return s.SOPS.Path
-}
-
-func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
-	if s.Origin != compose.FromFile {
-		return Value{Source: s, Data: s.Inline}, nil
+func (r *Reader) read(ctx context.Context, s Source) (Value, error) {
+	if s.File == "" {
+		return Value{Data: s.Inline}, nil
 	}
 	raw, e := readFile(ctx, s.File)
 	if e != nil {
-		e.Ref = s.Ref()
+		e.Ref = s.Ref
 		if e.Hint == "" {
 			e.Hint = "check the file: path (relative paths start at the first compose file's folder)"
 		}
@@ -162,30 +185,30 @@ func (r *Reader) read(ctx context.Context, s compose.Source) (Value, error) {
 	}
 	if !IsEncrypted(raw) {
 		if s.SOPS != nil {
-			return Value{}, &Error{Ref: s.Ref(), File: s.File, Kind: ErrNotEncrypted,
+			return Value{}, &Error{Ref: s.Ref, File: s.File, Kind: ErrNotEncrypted,
 				Hint: "x-sops promises an encrypted file: encrypt it with `sops encrypt -i " + s.File + "`, or remove x-sops"}
 		}
-		return Value{Source: s, Data: raw, Digest: sha256.Sum256(raw)}, nil
+		return Value{Data: raw, Digest: sha256.Sum256(raw)}, nil
 	}
 	ref := s.SOPS
 	if ref == nil {
-		ref = &compose.SOPSRef{}
+		ref = &SOPSRef{}
 	}
 	d := r.decrypt(ctx, s, raw, ref.Format)
 	if d.err != nil {
 		e := *d.err
-		e.Ref, e.Path = s.Ref(), strings.Join(ref.Path, ".")
+		e.Ref, e.Path = s.Ref, strings.Join(ref.Path, ".")
 		return Value{}, &e
 	}
 	data, err := extract(d, ref.Path)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			e.Ref, e.File, e.Path = s.Ref(), s.File, strings.Join(ref.Path, ".")
+			e.Ref, e.File, e.Path = s.Ref, s.File, strings.Join(ref.Path, ".")
 		}
 		return Value{}, err
 	}
-	return Value{Source: s, Data: data, NameKey: d.nameKey, Digest: sha256.Sum256(raw)}, nil
+	return Value{Data: data, NameKey: d.nameKey, Digest: sha256.Sum256(raw)}, nil
 }
 
 // IsBinary says whether sops reads file as a binary file: format, or the
@@ -197,8 +220,8 @@ func IsBinary(file, format string) bool {
 // readFile reads a whole file of at most maxFileSize bytes.
 func readFile(ctx context.Context, file string) ([]byte, *Error) {
 	// A FIFO's open blocks until a writer comes: Ctrl-C still stops it.
-	raw, err := compose.ReadInput(ctx, func() (io.ReadCloser, error) { return os.Open(file) }, maxFileSize)
-	if errors.Is(err, compose.ErrTooLarge) {
+	raw, err := readBounded(ctx, file, maxFileSize)
+	if errors.Is(err, errTooLarge) {
 		return nil, &Error{File: file, Kind: ErrInvalid, Detail: fmt.Sprintf("the file has more than %d MiB", maxFileSize>>20),
 			Hint: "point file: at the secret or config itself; swarm takes values of at most 1000 KiB"}
 	}
@@ -206,6 +229,39 @@ func readFile(ctx context.Context, file string) ([]byte, *Error) {
 		return nil, &Error{File: file, Kind: ErrInvalid, Detail: "cannot read the file: " + describeIOError(err)}
 	}
 	return raw, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// readBounded reads at most limit bytes of file and gives up when ctx
+// ends: a FIFO's open blocks until a writer comes, and Ctrl-C must still
+// stop stackctl. (compose.ReadInput does the same for compose files; this
+// package stands alone.) A read given up on ends with the process.
+func readBounded(ctx context.Context, file string, limit int) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.Open(file)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+		if err == nil && len(b) > limit {
+			err = errTooLarge
+		}
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while reading: %w", ctx.Err())
+	}
 }
 
 func describeIOError(err error) string {
@@ -218,7 +274,7 @@ func describeIOError(err error) string {
 
 // decrypt decrypts a file once per Reader, keyed by path and format. A
 // decryption cut short by ctx is not remembered.
-func (r *Reader) decrypt(ctx context.Context, s compose.Source, raw []byte, format string) *decrypted {
+func (r *Reader) decrypt(ctx context.Context, s Source, raw []byte, format string) *decrypted {
 	cacheKey := s.File + "\x00" + format
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stackctl/stackctl/compose"
 )
 
 func fixture(name string) string {
@@ -16,11 +14,14 @@ func fixture(name string) string {
 	return p
 }
 
-func fileSource(file string, ref *compose.SOPSRef) compose.Source {
-	return compose.Source{Kind: compose.Secret, Key: "s", Name: "st_s", Origin: compose.FromFile, File: file, SOPS: ref}
+// Swarm's limits (exclusive) on a secret's and a config's size.
+const secretMax, configMax = 500 * 1024, 1000 * 1024
+
+func fileSource(file string, ref *SOPSRef) Source {
+	return Source{Ref: "secret s", Kind: "secret", MaxSize: secretMax, File: file, SOPS: ref}
 }
 
-func path(p ...string) *compose.SOPSRef { return &compose.SOPSRef{Path: p} }
+func path(p ...string) *SOPSRef { return &SOPSRef{Path: p} }
 
 func TestRead(t *testing.T) {
 	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
@@ -30,7 +31,7 @@ func TestRead(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		src       compose.Source
+		src       Source
 		want      string
 		encrypted bool
 	}{
@@ -44,8 +45,8 @@ func TestRead(t *testing.T) {
 		{"binary whole file", fileSource(fixture("tls.key.enc"), nil), "-----BEGIN KEY-----\n" + canaryTLS + "\n-----END KEY-----\n", true},
 		{"dotenv whole file", fileSource(fixture("app.enc.env"), nil), "DB_PASSWORD=" + canaryDBPassword + "\nAPI_KEY=" + canaryAPIKey + "\n", true},
 		{"plain file", fileSource(plain, nil), "plain-value", false},
-		{"environment", compose.Source{Kind: compose.Secret, Key: "s", Origin: compose.FromEnvironment, Inline: []byte("from-env")}, "from-env", false},
-		{"content", compose.Source{Kind: compose.Config, Key: "c", Origin: compose.FromContent, Inline: []byte("x=1\n")}, "x=1\n", false},
+		{"environment", Source{Ref: "secret s", Kind: "secret", MaxSize: secretMax, Inline: []byte("from-env")}, "from-env", false},
+		{"content", Source{Ref: "config c", Kind: "config", MaxSize: configMax, Inline: []byte("x=1\n")}, "x=1\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +84,7 @@ func TestReadErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		src      compose.Source
+		src      Source
 		kind     error
 		mentions []string
 	}{
@@ -197,8 +198,8 @@ func TestReadAllOneMessagePerCause(t *testing.T) {
 	t.Setenv("SOPS_AGE_KEY_FILE", testKeyFile(t))
 	a := fileSource(fixture("foreign.enc.yaml"), path("password"))
 	b := a
-	b.Key, b.Name = "t", "st_t"
-	_, err := NewReader().ReadAll(context.Background(), []compose.Source{a, b})
+	b.Ref = "secret t"
+	_, err := NewReader().ReadAll(context.Background(), []Source{a, b})
 	if err == nil || strings.Count(err.Error(), "no usable key") != 1 || !strings.Contains(err.Error(), "secret s, secret t") {
 		t.Fatalf("err = %v, want one error naming both secrets", err)
 	}

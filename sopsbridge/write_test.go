@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/stackctl/stackctl/compose"
 )
 
 // copyFixture copies a fixture into a temp folder with the given mode.
@@ -29,7 +27,7 @@ func copyFixture(t *testing.T, name string, mode os.FileMode) string {
 
 func read(t *testing.T, file string, path ...string) string {
 	t.Helper()
-	v, err := NewReader().Read(context.Background(), fileSource(file, &compose.SOPSRef{Path: path}))
+	v, err := NewReader().Read(context.Background(), fileSource(file, &SOPSRef{Path: path}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func rotateDir(t *testing.T) string {
 func decrypt(t *testing.T, file string, path ...string) string {
 	t.Helper()
 	t.Setenv("SOPS_AGE_KEY_FILE", testdataPath(t, "age", "test-key.txt"))
-	v, err := sopsbridge.NewReader().Read(context.Background(), compose.Source{Kind: compose.Secret, Key: "k", Name: "k", Origin: compose.FromFile, File: file, SOPS: &compose.SOPSRef{Path: path}})
+	v, err := sopsbridge.NewReader().Read(context.Background(), sopsbridge.Source{Ref: "secret k", Kind: "secret", MaxSize: compose.Secret.MaxSize(), File: file, SOPS: &sopsbridge.SOPSRef{Path: path}})
 	if err != nil {
 		t.Fatal(err)
 	}
