@@ -94,7 +94,7 @@ func createVersions(ctx context.Context, eng Engine, p *Plan, report Reporter) (
 		if err != nil {
 			return nil, err
 		}
-		v.ID = id
+		v.ID = id // what the plan could not know: the result reports it
 		ids[string(v.Kind)+"/"+v.Name] = id
 	}
 	return ids, nil
@@ -109,11 +109,14 @@ func applyServices(ctx context.Context, eng Engine, p *Plan, ids map[string]stri
 		errs     []error
 		wg       sync.WaitGroup
 	)
-	for i := range p.Services {
-		sc := &p.Services[i]
-		if sc.Action == Unchanged {
+	for _, planned := range p.Services {
+		if planned.Action == Unchanged {
 			continue
 		}
+		// The plan is a value: the spec sent is a copy, with the IDs of
+		// the versions just created.
+		sc := planned
+		sc.spec = deepCopy(planned.spec)
 		if err := fillIDs(&sc.spec, ids); err != nil {
 			wg.Wait()
 			return rollouts, fmt.Errorf("service %s: %w", sc.Name, err)
@@ -121,7 +124,7 @@ func applyServices(ctx context.Context, eng Engine, p *Plan, ids map[string]stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := applyService(ctx, eng, sc, report)
+			r, err := applyService(ctx, eng, &sc, report)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
