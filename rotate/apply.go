@@ -42,10 +42,23 @@ type Rollout struct {
 	start time.Time
 }
 
+// applier writes what a plan creates and updates.
+type applier interface {
+	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
+	SecretCreate(ctx context.Context, options client.SecretCreateOptions) (client.SecretCreateResult, error)
+	SecretList(ctx context.Context, options client.SecretListOptions) (client.SecretListResult, error)
+	ConfigCreate(ctx context.Context, options client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ServiceCreate(ctx context.Context, options client.ServiceCreateOptions) (client.ServiceCreateResult, error)
+	ServiceInspect(ctx context.Context, serviceID string, options client.ServiceInspectOptions) (client.ServiceInspectResult, error)
+	ServiceUpdate(ctx context.Context, serviceID string, options client.ServiceUpdateOptions) (client.ServiceUpdateResult, error)
+	ServiceRemove(ctx context.Context, serviceID string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
+}
+
 // Apply carries out a plan in docker stack deploy's order: networks, then
 // secret and config versions, then services, each changed service with
 // exactly one create or update, all sent at once.
-func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout, error) {
+func Apply(ctx context.Context, eng applier, p *Plan, report Reporter) ([]Rollout, error) {
 	if err := createNetworks(ctx, eng, p, report); err != nil {
 		return nil, err
 	}
@@ -66,7 +79,7 @@ func Apply(ctx context.Context, eng Engine, p *Plan, report Reporter) ([]Rollout
 	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
 }
 
-func createNetworks(ctx context.Context, eng Engine, p *Plan, report Reporter) error {
+func createNetworks(ctx context.Context, eng applier, p *Plan, report Reporter) error {
 	for _, n := range p.Networks {
 		if n.Action != Create {
 			continue
@@ -81,7 +94,7 @@ func createNetworks(ctx context.Context, eng Engine, p *Plan, report Reporter) e
 
 // createVersions creates the plan's new versions and returns the ID of
 // every version by kind/name.
-func createVersions(ctx context.Context, eng Engine, p *Plan, report Reporter) (map[string]string, error) {
+func createVersions(ctx context.Context, eng applier, p *Plan, report Reporter) (map[string]string, error) {
 	ids := map[string]string{}
 	for i := range p.Versions {
 		v := &p.Versions[i]
@@ -102,7 +115,7 @@ func createVersions(ctx context.Context, eng Engine, p *Plan, report Reporter) (
 
 // applyServices creates or updates every changed service, at once, and
 // returns the rollouts that started and the engine's refusals.
-func applyServices(ctx context.Context, eng Engine, p *Plan, ids map[string]string, report Reporter) ([]Rollout, error) {
+func applyServices(ctx context.Context, eng applier, p *Plan, ids map[string]string, report Reporter) ([]Rollout, error) {
 	var (
 		mu       sync.Mutex
 		rollouts []Rollout
@@ -140,7 +153,7 @@ func applyServices(ctx context.Context, eng Engine, p *Plan, ids map[string]stri
 
 // undo puts back the services an apply changed: a created one is removed,
 // an updated one rolled back to its previous spec.
-func undo(ctx context.Context, eng Engine, rollouts []Rollout, report Reporter) error {
+func undo(ctx context.Context, eng applier, rollouts []Rollout, report Reporter) error {
 	var failed, names []string
 	for _, r := range rollouts {
 		names = append(names, r.Name)
@@ -168,7 +181,7 @@ func undo(ctx context.Context, eng Engine, rollouts []Rollout, report Reporter) 
 	return fmt.Errorf("the engine refused part of the deploy, so the services it took were put back (%s): nothing of this deploy is live but its new versions, which the next deploy reuses or prunes", strings.Join(names, ", "))
 }
 
-func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (string, error) {
+func createVersion(ctx context.Context, eng applier, stack string, v *Version) (string, error) {
 	labels := map[string]string{}
 	for k, val := range v.Source.Labels {
 		labels[k] = val
@@ -211,7 +224,7 @@ func createVersion(ctx context.Context, eng Engine, stack string, v *Version) (s
 }
 
 // findVersion looks a version up by exact name (the API's filter is a prefix match).
-func findVersion(ctx context.Context, eng Engine, kind compose.Kind, name string) (string, bool) {
+func findVersion(ctx context.Context, eng applier, kind compose.Kind, name string) (string, bool) {
 	f := make(client.Filters).Add("name", name)
 	if kind == compose.Secret {
 		list, err := eng.SecretList(ctx, client.SecretListOptions{Filters: f})
@@ -265,7 +278,7 @@ func fillIDs(spec *swarm.ServiceSpec, ids map[string]string) error {
 // maxOutOfSequence bounds the retries when another writer bumps a service's version.
 const maxOutOfSequence = 5
 
-func applyService(ctx context.Context, eng Engine, sc *ServiceChange, report Reporter) (Rollout, error) {
+func applyService(ctx context.Context, eng applier, sc *ServiceChange, report Reporter) (Rollout, error) {
 	r := Rollout{Name: sc.Name, spec: sc.spec, start: time.Now()}
 	if sc.Action == Create {
 		report.Printf("creating service %s", sc.Name)

@@ -82,7 +82,7 @@ func (e *LockHeld) Error() string {
 
 // Lock is a held stack lock. Release it when the writes are done.
 type Lock struct {
-	eng   Engine
+	eng   lockStore
 	id    string
 	stop  chan struct{}
 	done  sync.WaitGroup
@@ -92,9 +92,18 @@ type Lock struct {
 	Waited bool
 }
 
+// lockStore keeps the stack's lock: a config, and the engine's clock.
+type lockStore interface {
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigCreate(ctx context.Context, options client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
+	ConfigUpdate(ctx context.Context, id string, options client.ConfigUpdateOptions) (client.ConfigUpdateResult, error)
+}
+
 // AcquireLock takes the lock of stack, waiting up to opts.Wait for another
 // holder, and keeps it fresh until Release.
-func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions, report Reporter) (*Lock, error) {
+func AcquireLock(ctx context.Context, eng lockStore, stack string, opts LockOptions, report Reporter) (*Lock, error) {
 	spec := swarm.ConfigSpec{
 		Annotations: swarm.Annotations{
 			Name:   LockName(stack),
@@ -141,7 +150,7 @@ func AcquireLock(ctx context.Context, eng Engine, stack string, opts LockOptions
 // waitForHolder decides about a lock someone holds: take it over (forced,
 // or its holder stopped refreshing it), or wait one poll, or give up once
 // opts.Wait has passed, with the holder as the error.
-func waitForHolder(ctx context.Context, eng Engine, stack string, cur swarm.Config, opts LockOptions, waited time.Duration, told *bool, report Reporter) (takeOver bool, err error) {
+func waitForHolder(ctx context.Context, eng lockStore, stack string, cur swarm.Config, opts LockOptions, waited time.Duration, told *bool, report Reporter) (takeOver bool, err error) {
 	held, err := lockHeld(ctx, eng, stack, cur)
 	if err != nil {
 		return false, err
@@ -253,7 +262,7 @@ func (l *Lock) ReleaseInto(ctx context.Context, errp *error) {
 	*errp = fmt.Errorf("lost the connection to the Docker engine: %w: what was sent before may or may not have been applied, and nothing was pruned: run the same command again%s", cause, unlock)
 }
 
-func currentLock(ctx context.Context, eng Engine, stack string) (swarm.Config, bool, error) {
+func currentLock(ctx context.Context, eng lockStore, stack string) (swarm.Config, bool, error) {
 	list, err := eng.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("name", LockName(stack))})
 	if err != nil {
 		return swarm.Config{}, false, fmt.Errorf("read the lock of %s: %w", stack, err)
@@ -267,7 +276,7 @@ func currentLock(ctx context.Context, eng Engine, stack string) (swarm.Config, b
 }
 
 // lockHeld describes a lock, with its age by the engine's clock.
-func lockHeld(ctx context.Context, eng Engine, stack string, c swarm.Config) (*LockHeld, error) {
+func lockHeld(ctx context.Context, eng lockStore, stack string, c swarm.Config) (*LockHeld, error) {
 	got, err := eng.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the Docker engine: %w", err)

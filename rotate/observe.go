@@ -34,9 +34,19 @@ type State struct {
 // ErrNoStack means the engine has nothing of the stack a command names.
 var ErrNoStack = errors.New("no such stack")
 
+// observer reads what the swarm holds.
+type observer interface {
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+	NetworkInspect(ctx context.Context, id string, options client.NetworkInspectOptions) (client.NetworkInspectResult, error)
+	SecretList(ctx context.Context, options client.SecretListOptions) (client.SecretListResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
+}
+
 // CheckStack fails with ErrNoStack when the swarm has no service, secret or
 // config of the stack: a mistyped name, most likely.
-func CheckStack(ctx context.Context, eng Engine, stack string) error {
+func CheckStack(ctx context.Context, eng observer, stack string) error {
 	services, err := eng.ServiceList(ctx, client.ServiceListOptions{Filters: stackFilter(stack)})
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
@@ -60,7 +70,7 @@ func CheckStack(ctx context.Context, eng Engine, stack string) error {
 
 // CheckManager fails with the docker CLI's message when the engine is not
 // a swarm manager.
-func CheckManager(ctx context.Context, eng Engine) error {
+func CheckManager(ctx context.Context, eng observer) error {
 	got, err := eng.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return fmt.Errorf("cannot reach the Docker engine: %w", err)
@@ -72,7 +82,7 @@ func CheckManager(ctx context.Context, eng Engine) error {
 }
 
 // Observe reads what the deploy of stack depends on. It writes nothing.
-func Observe(ctx context.Context, eng Engine, stack string) (*State, error) {
+func Observe(ctx context.Context, eng observer, stack string) (*State, error) {
 	s := &State{Stack: stack, Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
 	nets, err := eng.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
@@ -109,7 +119,7 @@ func Observe(ctx context.Context, eng Engine, stack string) (*State, error) {
 // findSwarmIDs inspects the networks the stack's services are attached to
 // that the network list does not have: swarm's own objects for host and
 // bridge.
-func (s *State) findSwarmIDs(ctx context.Context, eng Engine) error {
+func (s *State) findSwarmIDs(ctx context.Context, eng observer) error {
 	s.SwarmIDs = map[string]string{}
 	known := map[string]bool{}
 	for _, n := range s.Networks {

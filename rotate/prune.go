@@ -47,10 +47,17 @@ func PruneStack(ctx context.Context, eng Engine, stack string, opts PruneOptions
 	return Prune(ctx, eng, stack, opts, report)
 }
 
+// versionRemover removes versions nothing needs, once it has read the swarm.
+type versionRemover interface {
+	observer
+	SecretRemove(ctx context.Context, id string, options client.SecretRemoveOptions) (client.SecretRemoveResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
+}
+
 // Prune removes the stack's stackctl versions that no service in the swarm
 // refers to in its spec or previous spec, beyond opts.Keep per name. It
 // reads the engine afresh, so it sees what the rollout left.
-func Prune(ctx context.Context, eng Engine, stack string, opts PruneOptions, report Reporter) ([]VersionChange, error) {
+func Prune(ctx context.Context, eng versionRemover, stack string, opts PruneOptions, report Reporter) ([]VersionChange, error) {
 	s, err := Observe(ctx, eng, stack)
 	if err != nil {
 		return nil, err

@@ -72,11 +72,18 @@ type Outcome struct {
 	Seconds float64 `json:"seconds"`
 }
 
+// rolloutWatcher reads how rollouts go.
+type rolloutWatcher interface {
+	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
+	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
+	NodeList(ctx context.Context, options client.NodeListOptions) (client.NodeListResult, error)
+}
+
 // Wait polls every rollout until it has converged, failed, or the timeout
 // passed. Unlike docker stack deploy, a paused or rolled back update is a
 // failure. Each poll is two requests however many services roll out: one
 // service list and one task list.
-func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions, report Reporter) ([]Outcome, error) {
+func Wait(ctx context.Context, eng rolloutWatcher, rollouts []Rollout, opts WaitOptions, report Reporter) ([]Outcome, error) {
 	if opts.Interval == 0 {
 		opts.Interval = 500 * time.Millisecond
 	}
@@ -111,7 +118,7 @@ func Wait(ctx context.Context, eng Engine, rollouts []Rollout, opts WaitOptions,
 
 // poller is one Wait: the rollouts still pending and how the others ended.
 type poller struct {
-	eng      Engine
+	eng      rolloutWatcher
 	opts     WaitOptions
 	report   Reporter
 	pending  []*watch
@@ -204,7 +211,7 @@ func (w *watch) step(st rolloutState, opts WaitOptions, report Reporter) (bool, 
 
 // observeRollouts reads the services being rolled out and their tasks, by
 // service ID.
-func observeRollouts(ctx context.Context, eng Engine, ws []*watch) (map[string]swarm.Service, map[string][]swarm.Task, error) {
+func observeRollouts(ctx context.Context, eng rolloutWatcher, ws []*watch) (map[string]swarm.Service, map[string][]swarm.Task, error) {
 	ids := make(client.Filters)
 	for _, w := range ws {
 		ids.Add("id", w.ID)
@@ -236,7 +243,7 @@ func observeRollouts(ctx context.Context, eng Engine, ws []*watch) (map[string]s
 // timeout is the error of a rollout that ran out of time, naming the
 // unreachable nodes holding tasks swarm still waits on. down caches the
 // node list across the rollouts that time out together.
-func (w *watch) timeout(ctx context.Context, eng Engine, down *map[string]string) error {
+func (w *watch) timeout(ctx context.Context, eng rolloutWatcher, down *map[string]string) error {
 	state := "did not converge"
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		state = "timed out"
@@ -258,7 +265,7 @@ func (w *watch) timeout(ctx context.Context, eng Engine, down *map[string]string
 // downNodes maps the ID of every node that is not ready to its hostname.
 // It is read after the wait ran out of time, so it has its own short one;
 // when that fails too there is nothing more to say.
-func downNodes(ctx context.Context, eng Engine) map[string]string {
+func downNodes(ctx context.Context, eng rolloutWatcher) map[string]string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	out := map[string]string{}
