@@ -4,10 +4,7 @@ import (
 	"fmt"
 
 	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/cmd/sops/common"
-	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/version"
@@ -21,7 +18,7 @@ func Encrypt(plain []byte, format string, ageRecipients ...string) (out []byte, 
 			err = fmt.Errorf("sops failed to encrypt (%v)", p)
 		}
 	}()
-	store := common.StoreForFormat(formats.FormatFromString(format), config.NewStoresConfig())
+	store := storeFor(formatOf("", format), config.NewStoresConfig())
 	branches, err := store.LoadPlainFile(plain)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s document: %w", format, err)
@@ -46,7 +43,7 @@ func Encrypt(plain []byte, format string, ageRecipients ...string) (out []byte, 
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("encrypt data key: %v", errs)
 	}
-	if err := common.EncryptTree(common.EncryptTreeOpts{DataKey: dataKey, Tree: &tree, Cipher: aes.NewCipher()}); err != nil {
+	if err := encryptTree(&tree, dataKey); err != nil {
 		return nil, err
 	}
 	return store.EmitEncryptedFile(tree)

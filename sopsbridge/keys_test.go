@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/keyservice"
 )
 
@@ -168,5 +169,19 @@ func TestEveryKeyTypeHandled(t *testing.T) {
 			case <-time.After(5 * time.Second): // it tried: the type is handled
 			}
 		})
+	}
+}
+
+// TestFormatOfIsSopsRule: stackctl picks a file's format and store as the
+// sops CLI does (its cmd/sops/formats is the oracle here, not a dependency).
+func TestFormatOfIsSopsRule(t *testing.T) {
+	for _, file := range []string{"a.yaml", "a.yml", "a.json", "a.env", "a.ini", "a.key", "a", "a.yaml.txt", "dir.yaml/a"} {
+		for _, name := range []string{"", "yaml", "json", "dotenv", "ini", "binary", "toml"} {
+			want := formats.FormatForPathOrString(file, name)
+			got := formatOf(file, name)
+			if sopsName := map[formats.Format]format{formats.Yaml: formatYAML, formats.Json: formatJSON, formats.Dotenv: formatDotenv, formats.Ini: formatINI, formats.Binary: formatBinary}[want]; got != sopsName {
+				t.Errorf("formatOf(%q, %q) = %s, sops reads it as %s", file, name, got, sopsName)
+			}
+		}
 	}
 }

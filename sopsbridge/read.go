@@ -19,8 +19,6 @@ import (
 
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
-	"github.com/getsops/sops/v3/cmd/sops/common"
-	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/logging"
 	"github.com/sirupsen/logrus"
 )
@@ -104,7 +102,7 @@ type decrypted struct {
 	// encrypted is the file as stored, to tell which leaves sops left in
 	// clear; it holds no plaintext of an encrypted value.
 	encrypted sops.Tree
-	store     common.Store
+	store     sops.Store
 	// dataKey is the file's data key, recovered once: a rotation writes
 	// with it what it read.
 	dataKey []byte
@@ -214,7 +212,7 @@ func (r *Reader) read(ctx context.Context, s Source) (Value, error) {
 // IsBinary says whether sops reads file as a binary file: format, or the
 // file's extension when format is empty (sops' own rule).
 func IsBinary(file, format string) bool {
-	return formats.FormatForPathOrString(file, format) == formats.Binary
+	return formatOf(file, format) == formatBinary
 }
 
 // readFile reads a whole file of at most maxFileSize bytes.
@@ -301,8 +299,7 @@ func decryptFile(ctx context.Context, file string, raw []byte, format string) (d
 		}
 	}()
 
-	f := formats.FormatForPathOrString(file, format)
-	d.store = common.StoreForFormat(f, storesConfig(file))
+	d.store = storeFor(formatOf(file, format), storesConfig(file))
 	tree, err := d.store.LoadEncryptedFile(raw)
 	if err != nil {
 		return fail(ErrMalformed, parseFailure(err), "check it with `sops decrypt "+file+"`, or set x-sops: {format: ...} if its extension misleads")

@@ -10,9 +10,6 @@ import (
 	"syscall"
 
 	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
-	"github.com/getsops/sops/v3/cmd/sops/common"
-	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
 	"golang.org/x/sys/unix"
 )
@@ -35,10 +32,10 @@ func SetValue(ctx context.Context, file, format string, path []string, value []b
 	if !IsEncrypted(raw) {
 		return &Error{File: file, Kind: ErrNotEncrypted, Hint: "stackctl writes new values only into SOPS-encrypted files"}
 	}
-	f := formats.FormatForPathOrString(file, format)
-	store := common.StoreForFormat(f, storesConfig(file))
+	f := formatOf(file, format)
+	store := storeFor(f, storesConfig(file))
 	if len(path) == 0 {
-		if f != formats.Binary {
+		if f != formatBinary {
 			return &Error{File: file, Kind: ErrKeyNotFound, Detail: "no key selects the value to replace",
 				Hint: "set x-sops: {key: ...} to the value to rotate; only a binary file is replaced whole"}
 		}
@@ -65,7 +62,7 @@ func SetValue(ctx context.Context, file, format string, path []string, value []b
 	old, key := d.encrypted, d.dataKey // the file as read, and its key, recovered once
 	// Encrypt the whole tree (this computes the MAC over every plaintext
 	// value), then put back the old ciphertext of everything unchanged.
-	if err := common.EncryptTree(common.EncryptTreeOpts{DataKey: key, Tree: &plain, Cipher: aes.NewCipher()}); err != nil {
+	if err := encryptTree(&plain, key); err != nil {
 		return &Error{File: file, Kind: ErrMalformed, Detail: "re-encrypt: " + err.Error()}
 	}
 	for i := range plain.Branches {
