@@ -240,3 +240,24 @@ func TestPruneStackRemovesOnlyUnused(t *testing.T) {
 		t.Errorf("prune of a stack that is not there: %v", err)
 	}
 }
+
+// TestDeployRefusesAnotherStacksNetwork: a network the stack would create
+// under a name (name: proxy) that a network outside the stack has is
+// refused before anything is written, as docker stack deploy fails on it.
+func TestDeployRefusesAnotherStacksNetwork(t *testing.T) {
+	eng := enginetest.New()
+	if _, err := eng.NetworkCreate(context.Background(), "proxy", client.NetworkCreateOptions{Driver: "overlay"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := scenario(t, map[string]string{"compose.yml": "services:\n  web:\n    image: x\n    networks: [p]\nnetworks:\n  p:\n    name: proxy\n"})
+	before := len(eng.Calls())
+	_, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{Wait: fastWait, Lock: LockOptions{Holder: "t"}}, &printed{})
+	if err == nil || !strings.Contains(err.Error(), `networks.p: network "proxy" already exists and belongs to no stack`) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range eng.Calls()[before:] {
+		if strings.HasSuffix(c, "Create") || strings.HasSuffix(c, "Update") {
+			t.Errorf("wrote %s before refusing", c)
+		}
+	}
+}

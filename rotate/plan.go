@@ -105,6 +105,9 @@ func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 	if err := checkPublishedPorts(d.Project, specs.Services, s); err != nil {
 		return nil, err
 	}
+	if err := checkNetworkNames(d.Project, specs.Networks, s); err != nil {
+		return nil, err
+	}
 	for _, name := range compose.SortedKeys(specs.Networks) {
 		nc := NetworkChange{Name: name, Action: Create, opts: specs.Networks[name]}
 		if _, ok := s.Networks[name]; ok {
@@ -227,6 +230,39 @@ func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
 	}
 	x, ok := s.Configs[name]
 	return x.ID, ok
+}
+
+// checkNetworkNames refuses a network the stack would create under a name
+// that a network outside the stack already has (a name: of its own, most
+// likely): docker stack deploy fails on it half way ("network with name
+// ... already exists"), and taking over another's network is not a deploy.
+func checkNetworkNames(p *compose.Project, nets map[string]client.NetworkCreateOptions, s *State) error {
+	var errs []string
+	for _, name := range compose.SortedKeys(nets) {
+		n, ok := s.Networks[name]
+		if !ok || n.Labels[LabelNamespace] == s.Stack {
+			continue
+		}
+		owner := "no stack"
+		if o := n.Labels[LabelNamespace]; o != "" {
+			owner = "stack " + o
+		}
+		errs = append(errs, fmt.Sprintf("%s: %s: network %q already exists and belongs to %s, not %s: declare it external: true to use it, or give the stack's network another name", strings.Join(p.Files, ", "), networkKey(p, name), name, owner, s.Stack))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// networkKey is the compose key of the network the engine knows as name.
+func networkKey(p *compose.Project, name string) string {
+	for key, n := range p.Config.Networks {
+		if n.Name == name || (n.Name == "" && p.Stack+"_"+key == name) {
+			return "networks." + key
+		}
+	}
+	return "networks"
 }
 
 func checkExternalNetworks(p *compose.Project, names []string, s *State) error {

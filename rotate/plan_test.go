@@ -58,7 +58,7 @@ func applied(t *testing.T, d *Desired) *State {
 		t.Fatal(err)
 	}
 	for _, n := range p.Networks {
-		s.Networks[n.Name] = network.Summary{Network: network.Network{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm"}}
+		s.Networks[n.Name] = network.Summary{Network: network.Network{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm", Labels: map[string]string{LabelNamespace: "shop"}}}
 	}
 	for _, v := range p.Versions {
 		s.Secrets[v.Name] = swarm.Secret{ID: "id-" + v.Name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: v.Name,

@@ -323,7 +323,9 @@ func createExternals(t *testing.T, api *client.Client, p *compose.Project) {
 
 // removeEventually retries a removal while tasks still hold the object.
 func removeEventually(remove func() error) {
-	for i := 0; i < 60 && remove() != nil; i++ {
+	// A network goes once the tasks of the stacks that used it are gone,
+	// which under the race detector can take a minute.
+	for i := 0; i < 240 && remove() != nil; i++ {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
