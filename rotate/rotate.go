@@ -263,7 +263,7 @@ func prepareRollout(ctx context.Context, eng Engine, d *Desired, opts RotateOpti
 	if err != nil {
 		return lock, nil, err
 	}
-	restrict(plan, res.Services, rotated, state)
+	plan = restrict(plan, res.Services, rotated, state)
 	for _, w := range plan.Warnings {
 		report.Printf("warning: %s", w)
 	}
@@ -301,7 +301,11 @@ func orWhole(key string) string {
 // with the references to the rotated secrets (swarm name -> new version)
 // swapped; whatever else the compose files would change in it is named
 // in a warning and left for `stackctl deploy`.
-func restrict(p *Plan, services []string, rotated map[string]string, s *State) {
+func restrict(planned *Plan, services []string, rotated map[string]string, s *State) *Plan {
+	p := *planned // a new plan: the deploy's stays as it was
+	p.Warnings = slices.Clone(planned.Warnings)
+	p.Networks = slices.Clone(planned.Networks)
+	p.Versions = slices.Clone(planned.Versions)
 	var kept []ServiceChange
 	need := map[string]bool{}
 	for _, sc := range p.Services {
@@ -344,6 +348,7 @@ func restrict(p *Plan, services []string, rotated map[string]string, s *State) {
 			p.Versions[i].Action = Unchanged
 		}
 	}
+	return &p
 }
 
 // swapSecrets copies a live spec with every reference to a version of a

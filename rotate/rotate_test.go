@@ -109,7 +109,7 @@ func TestRestrict(t *testing.T) {
 		"s_pw.fedcba987654": {Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "s_pw.fedcba987654"}}},
 	}}
 	live.Spec.TaskTemplate.ContainerSpec.Secrets = append(live.Spec.TaskTemplate.ContainerSpec.Secrets, &swarm.SecretReference{SecretName: "s_pw.fedcba987654", SecretID: "ext"})
-	restrict(p, []string{"s_a"}, map[string]string{"s_pw": "s_pw.ba9876543210"}, state)
+	p = restrict(p, []string{"s_a"}, map[string]string{"s_pw": "s_pw.ba9876543210"}, state)
 	if len(p.Services) != 1 || p.Services[0].Name != "s_a" {
 		t.Fatalf("services %v", p.Services)
 	}
