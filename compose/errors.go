@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	dockerloader "github.com/docker/cli/cli/compose/loader"
@@ -44,6 +45,26 @@ var (
 	yamlLine = regexp.MustCompile(`line (\d+)`)
 )
 
+// FileError is bad input found in compose files: File names them as the
+// message does ("a.yml" or "a.yml, b.yml"), Line is the line when known
+// (a YAML syntax error). GitHub annotations point at it.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+func fileError(file string, err error) error {
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && strings.HasPrefix(err.Error(), "yaml: ") {
+		line, _ = strconv.Atoi(m[1])
+	}
+	return &FileError{File: file, Line: line, Err: err}
+}
+
 // explainDocker names the file whose content docker's loader rejected and
 // says what to do.
 func explainDocker(files []rawFile, workDir string, env map[string]string, err error) error {
@@ -53,9 +74,9 @@ func explainDocker(files []rawFile, workDir string, env map[string]string, err e
 	})
 	var fpe *dockerloader.ForbiddenPropertiesError
 	if errors.As(err, &fpe) {
-		return fmt.Errorf("%s: compose file contains options docker stack deploy does not support: %s", file, describeProperties(fpe.Properties))
+		return fileError(file, fmt.Errorf("compose file contains options docker stack deploy does not support: %s", describeProperties(fpe.Properties)))
 	}
-	return fmt.Errorf("%s: %s", file, explain(err.Error(), files))
+	return fileError(file, errors.New(explain(err.Error(), files)))
 }
 
 // blame names the one file that fails alone with the same error, or all

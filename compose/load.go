@@ -263,7 +263,7 @@ func readFiles(ctx context.Context, opts Options, files []string) ([]rawFile, st
 		}
 		dict, err := dockerloader.ParseYAML(b)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", f, explainYAML(err))
+			return nil, "", fileError(f, explainYAML(err))
 		}
 		out = append(out, rawFile{name: f, dict: dict})
 	}

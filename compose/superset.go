@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ type supersetTaker struct {
 func (t *supersetTaker) subst(f rawFile, path, v string) (string, error) {
 	out, err := template.Substitute(v, func(k string) (string, bool) { v, ok := t.env[k]; return v, ok })
 	if err != nil {
-		return "", fmt.Errorf("%s: %s: %w", f.name, path, explainInterpolation(err))
+		return "", fileError(f.name, fmt.Errorf("%s: %w", path, explainInterpolation(err)))
 	}
 	return out, nil
 }
@@ -112,7 +113,7 @@ func (t *supersetTaker) takeName(f rawFile) error {
 	}
 	str, isStr := n.(string)
 	if !isStr {
-		return fmt.Errorf("%s: name: must be a string, like name: shop", f.name)
+		return fileError(f.name, errors.New("name: must be a string, like name: shop"))
 	}
 	v, err := t.subst(f, "name", str)
 	if err != nil {
@@ -151,13 +152,13 @@ func (t *supersetTaker) takeServices(f rawFile) error {
 func (t *supersetTaker) profiles(f rawFile, svcName string, raw any) ([]string, error) {
 	list, ok := raw.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: services.%s.profiles: must be a list, like [debug]", f.name, svcName)
+		return nil, fileError(f.name, fmt.Errorf("services.%s.profiles: must be a list, like [debug]", svcName))
 	}
 	var names []string
 	for _, e := range list {
 		str, ok := e.(string)
 		if !ok {
-			return nil, fmt.Errorf("%s: services.%s.profiles: must be a list of names, like [debug]", f.name, svcName)
+			return nil, fileError(f.name, fmt.Errorf("services.%s.profiles: must be a list of names, like [debug]", svcName))
 		}
 		v, err := t.subst(f, "services."+svcName+".profiles", str)
 		if err != nil {
@@ -183,7 +184,7 @@ func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
 		if v, ok := obj["environment"]; ok {
 			str, ok := v.(string)
 			if !ok {
-				return fmt.Errorf("%s: %s.environment: must be the name of a variable, like DB_PASSWORD", f.name, path)
+				return fileError(f.name, fmt.Errorf("%s.environment: must be the name of a variable, like DB_PASSWORD", path))
 			}
 			name, err := t.subst(f, path+".environment", str)
 			if err != nil {
@@ -212,7 +213,7 @@ func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
 func (t *supersetTaker) content(f rawFile, kind Kind, path string, v any) (string, error) {
 	str, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("%s: %s.content: must be a string", f.name, path)
+		return "", fileError(f.name, fmt.Errorf("%s.content: must be a string", path))
 	}
 	var unset []string
 	c, err := template.Substitute(str, func(k string) (string, bool) {
@@ -223,7 +224,7 @@ func (t *supersetTaker) content(f rawFile, kind Kind, path string, v any) (strin
 		return v, ok
 	})
 	if err != nil {
-		return "", fmt.Errorf("%s: %s.content: %w", f.name, path, explainContentInterpolation(err))
+		return "", fileError(f.name, fmt.Errorf("%s.content: %w", path, explainContentInterpolation(err)))
 	}
 	switch {
 	case len(unset) == 0:

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
@@ -152,6 +154,15 @@ func errorLocation(err error, files []string) (string, string) {
 	if errors.As(err, &se) && se.File != "" {
 		return se.File, ""
 	}
+	var fe *compose.FileError
+	if errors.As(err, &fe) {
+		file, _, _ := strings.Cut(fe.File, ", ") // several files: the first
+		if fe.Line > 0 {
+			return file, strconv.Itoa(fe.Line)
+		}
+		return file, ""
+	}
+	// Other input errors name their file in the message.
 	file := ""
 	for _, f := range files {
 		if f != "-" && strings.Contains(err.Error(), f) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -63,5 +64,22 @@ func TestGitHubReport(t *testing.T) {
 	github(d, "json").write(&stdout, report{command: "deploy"}, err)
 	if stdout.Len() != 0 {
 		t.Errorf("annotation mixed into JSON output: %s", stdout.String())
+	}
+}
+
+// TestErrorLocationFromTypedError: a GitHub annotation points at the file
+// and line compose reports in its FileError, not at a guess from the text.
+func TestErrorLocationFromTypedError(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "base.yml"), filepath.Join(dir, "prod.yml")
+	os.WriteFile(good, []byte("services:\n  web:\n    image: x\n"), 0o600)
+	os.WriteFile(bad, []byte("services:\n  web:\n    image: x\n\tports: []\n"), 0o600)
+	_, err := compose.Load(context.Background(), compose.Options{Files: []string{good, bad}, Env: []string{}, Stack: "s"})
+	if err == nil {
+		t.Fatal("loaded a file with a tab")
+	}
+	// The line yaml.v3 names (it counts the tab of line 4 as line 3).
+	if file, line := errorLocation(err, []string{good, bad}); file != bad || line != "3" || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("location = %s:%s, want %s:3 (%v)", file, line, bad, err)
 	}
 }
