@@ -17,12 +17,17 @@ import (
 // `docker stack deploy` converts them.
 type Specs struct {
 	// Networks to create when missing, by full name.
-	Networks map[string]client.NetworkCreateOptions
+	Networks map[string]NetworkOptions
 	// ExternalNetworks must exist before the deploy.
 	ExternalNetworks []string
 	// Services by full name (<stack>_<service>).
 	Services map[string]swarm.ServiceSpec
 }
+
+// NetworkOptions are how docker's converter says to create a network
+// (the engine client's create options, named here so that a package that
+// plans with them needs no engine client).
+type NetworkOptions = client.NetworkCreateOptions
 
 // PendingID stands, in a converted spec, for the ID of a secret or config
 // by name: converting reads no engine, so the plan puts in the real IDs

@@ -1,3 +1,7 @@
+// Package rotate holds the use cases: prepare a stack (load, decrypt, name
+// its versions), deploy it, rotate a secret and prune; each reads like the
+// README and leaves planning to rotate/plan and engine calls to
+// rotate/engine.
 package rotate
 
 import (
@@ -6,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 
 	"github.com/moby/moby/client"
 )
@@ -19,19 +26,19 @@ type DeployOptions struct {
 	Detach bool
 	// DryRun makes the plan and stops.
 	DryRun bool
-	Wait   WaitOptions
+	Wait   engine.WaitOptions
 	// Lock says who takes the stack's lock before writing, and how long
 	// they wait for another holder.
-	Lock LockOptions
+	Lock engine.LockOptions
 	// Reload reads the compose files and values again. A deploy that
 	// waited for the lock calls it once it holds the lock, so that it
 	// never writes what another writer changed meanwhile (a rotation's
 	// new value, above all) back to what it read before.
-	Reload func(context.Context) (*Desired, error)
+	Reload func(context.Context) (*plan.Desired, error)
 
 	// lock is the stack's lock while apply runs: checked after the wait,
 	// so that a deploy whose lock was taken reports it and prunes nothing.
-	lock *Lock
+	lock *engine.Lock
 }
 
 // FormatVersion is the version of the JSON that --output json prints
@@ -41,17 +48,17 @@ const FormatVersion = "1.0"
 
 // Result is what a deploy did, for text and JSON output.
 type Result struct {
-	FormatVersion string          `json:"format_version"`
-	Plan          *Plan           `json:"plan"`
-	Applied       bool            `json:"applied"`
-	Pruned        []VersionChange `json:"pruned"`
-	Rolled        []string        `json:"rolled"`
-	Outcomes      []Outcome       `json:"outcomes"`
-	Duration      time.Duration   `json:"duration_ns"`
+	FormatVersion string               `json:"format_version"`
+	Plan          *plan.Plan           `json:"plan"`
+	Applied       bool                 `json:"applied"`
+	Pruned        []plan.VersionChange `json:"pruned"`
+	Rolled        []string             `json:"rolled"`
+	Outcomes      []engine.Outcome     `json:"outcomes"`
+	Duration      time.Duration        `json:"duration_ns"`
 }
 
-func newResult(p *Plan) *Result {
-	return &Result{FormatVersion: FormatVersion, Plan: p, Pruned: []VersionChange{}, Rolled: []string{}, Outcomes: []Outcome{}}
+func newResult(p *plan.Plan) *Result {
+	return &Result{FormatVersion: FormatVersion, Plan: p, Pruned: []plan.VersionChange{}, Rolled: []string{}, Outcomes: []engine.Outcome{}}
 }
 
 // Created are the versions the deploy created (or would create).
@@ -59,7 +66,7 @@ func (r *Result) Created() []string {
 	var out []string
 	if r.Plan != nil {
 		for _, v := range r.Plan.Versions {
-			if v.Action == Create {
+			if v.Action == plan.Create {
 				out = append(out, v.Name)
 			}
 		}
@@ -76,7 +83,7 @@ func (r *Result) Services() []string {
 	var out []string
 	if r.Plan != nil {
 		for _, s := range r.Plan.Services {
-			if s.Action != Unchanged {
+			if s.Action != plan.Unchanged {
 				out = append(out, s.Name)
 			}
 		}
@@ -102,10 +109,10 @@ func (r *Result) PrunedNames() []string {
 // plans, creates what is missing, updates each changed service once, waits
 // for the rollout and then prunes versions nothing needs. Every input was
 // read and validated by Prepare before this writes anything.
-func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, report Reporter) (_ *Result, err error) {
+func Deploy(ctx context.Context, eng engine.Engine, d *plan.Desired, opts DeployOptions, report engine.Reporter) (_ *Result, err error) {
 	start := time.Now()
 	res := newResult(nil)
-	if err := CheckManager(ctx, eng); err != nil {
+	if err := engine.CheckManager(ctx, eng); err != nil {
 		return res, err
 	}
 	if res.Plan, err = MakePlanFor(ctx, eng, d, opts.Keep); err != nil {
@@ -121,7 +128,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 
 	// Something to write: take the stack's lock, and plan again under it,
 	// since whoever held it may have changed the stack meanwhile.
-	lock, err := AcquireLock(ctx, eng, d.Project.Stack, opts.Lock, report)
+	lock, err := engine.AcquireLock(ctx, eng, d.Project.Stack, opts.Lock, report)
 	if err != nil {
 		return res, err
 	}
@@ -143,7 +150,7 @@ func Deploy(ctx context.Context, eng Engine, d *Desired, opts DeployOptions, rep
 
 // writeNothing ends a dry run, or a deploy with nothing to write: it
 // reports the plan and, unless detached, waits for rollouts in progress.
-func writeNothing(ctx context.Context, eng Engine, res *Result, opts DeployOptions, report Reporter) (err error) {
+func writeNothing(ctx context.Context, eng engine.Engine, res *Result, opts DeployOptions, report engine.Reporter) (err error) {
 	for _, w := range res.Plan.Warnings {
 		report.Printf("warning: %s", w)
 	}
@@ -151,7 +158,7 @@ func writeNothing(ctx context.Context, eng Engine, res *Result, opts DeployOptio
 		res.Pruned = res.Plan.Prune
 	}
 	if !opts.DryRun && !opts.Detach {
-		res.Outcomes, err = Wait(ctx, eng, inProgress(res.Plan), opts.Wait, report)
+		res.Outcomes, err = engine.Wait(ctx, eng, engine.InProgress(res.Plan), opts.Wait, report)
 	}
 	res.Applied = !opts.DryRun
 	return err
@@ -160,7 +167,7 @@ func writeNothing(ctx context.Context, eng Engine, res *Result, opts DeployOptio
 // reloadIfWaited reads the compose files and values again when another
 // writer held the lock first: what it wrote (a rotation's new value above
 // all) must not be written back to what this deploy read before.
-func reloadIfWaited(ctx context.Context, d *Desired, lock *Lock, opts DeployOptions, report Reporter) (*Desired, error) {
+func reloadIfWaited(ctx context.Context, d *plan.Desired, lock *engine.Lock, opts DeployOptions, report engine.Reporter) (*plan.Desired, error) {
 	if !lock.Waited || opts.Reload == nil {
 		return d, nil
 	}
@@ -176,33 +183,33 @@ func reloadIfWaited(ctx context.Context, d *Desired, lock *Lock, opts DeployOpti
 }
 
 // MakePlanFor reads the engine and plans the deploy of d. It writes nothing.
-func MakePlanFor(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, error) {
+func MakePlanFor(ctx context.Context, eng engine.Engine, d *plan.Desired, keep int) (*plan.Plan, error) {
 	p, _, err := planAndState(ctx, eng, d, keep)
 	return p, err
 }
 
-func planAndState(ctx context.Context, eng Engine, d *Desired, keep int) (*Plan, *State, error) {
-	state, err := Observe(ctx, eng, d.Project.Stack)
+func planAndState(ctx context.Context, eng engine.Engine, d *plan.Desired, keep int) (*plan.Plan, *plan.State, error) {
+	state, err := engine.Observe(ctx, eng, d.Project.Stack)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := checkDrivers(ctx, eng, d, state); err != nil {
 		return nil, nil, err
 	}
-	p, err := MakePlan(d, state, keep)
+	p, err := plan.MakePlan(d, state, keep)
 	return p, state, err
 }
 
 // checkDrivers fails, before any write, when a secret the plan would
 // create names a secret-driver plugin the engine does not have enabled:
 // the engine would refuse the secret after the networks were made.
-func checkDrivers(ctx context.Context, eng Engine, d *Desired, s *State) error {
-	var missing []Version
+func checkDrivers(ctx context.Context, eng engine.Engine, d *plan.Desired, s *plan.State) error {
+	var missing []plan.Version
 	for _, v := range d.Versions {
 		if v.Source.Driver == "" {
 			continue
 		}
-		if _, ok := s.versionID(v.Source.Kind, v.Name); !ok {
+		if _, ok := s.VersionID(v.Source.Kind, v.Name); !ok {
 			missing = append(missing, v)
 		}
 	}
@@ -228,14 +235,14 @@ func checkDrivers(ctx context.Context, eng Engine, d *Desired, s *State) error {
 
 // writes reports whether carrying out p changes anything in the engine.
 // An unchanged redeploy writes nothing, the lock included.
-func writes(p *Plan, opts DeployOptions) bool {
+func writes(p *plan.Plan, opts DeployOptions) bool {
 	return p.Changes() || (!opts.NoPrune && !opts.Detach && len(p.Prune) > 0)
 }
 
 // apply carries out a plan, waits for the rollout and prunes.
-func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOptions, report Reporter) (*Result, error) {
+func apply(ctx context.Context, eng engine.Engine, d *plan.Desired, p *plan.Plan, opts DeployOptions, report engine.Reporter) (*Result, error) {
 	res := newResult(p)
-	rollouts, err := Apply(ctx, eng, p, report)
+	rollouts, err := engine.Apply(ctx, eng, p, report)
 	res.Applied = true
 	for _, r := range rollouts {
 		res.Rolled = append(res.Rolled, r.Name)
@@ -244,7 +251,7 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 	if err != nil || opts.Detach {
 		return res, err
 	}
-	res.Outcomes, err = Wait(ctx, eng, append(rollouts, inProgress(p)...), opts.Wait, report)
+	res.Outcomes, err = engine.Wait(ctx, eng, append(rollouts, engine.InProgress(p)...), opts.Wait, report)
 	if lerr := opts.lock.Check(ctx); lerr != nil {
 		return res, lerr // what converged may be another writer's spec
 	}
@@ -254,19 +261,6 @@ func apply(ctx context.Context, eng Engine, d *Desired, p *Plan, opts DeployOpti
 	if opts.NoPrune {
 		return res, nil
 	}
-	res.Pruned, err = Prune(ctx, eng, d.Project.Stack, PruneOptions{Keep: opts.Keep, Desired: d.Versions}, report)
+	res.Pruned, err = engine.Prune(ctx, eng, d.Project.Stack, engine.PruneOptions{Keep: opts.Keep, Desired: d.Versions}, report)
 	return res, err
-}
-
-// inProgress are the rollouts of unchanged services that an earlier deploy
-// started and nobody saw finish (it was killed, or lost its connection).
-func inProgress(p *Plan) []Rollout {
-	var out []Rollout
-	for _, sc := range p.Services {
-		if sc.InProgress {
-			r := Rollout{Name: sc.Name, ID: sc.ID, spec: sc.live.Spec, start: time.Now()}
-			out = append(out, r)
-		}
-	}
-	return out
 }

@@ -11,33 +11,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
+	"github.com/stackctl/stackctl/rotate/plan/plantest"
+
 	"github.com/moby/moby/client"
 
-	"github.com/stackctl/stackctl/rotate/enginetest"
+	"github.com/stackctl/stackctl/rotate/engine/enginetest"
 )
 
 // The orchestrators (Deploy, Rotate, PruneStack) end to end against the
 // shared in-memory engine: what the README promises of a deploy, in
 // milliseconds. The real engine proves the same in cmd/stackctl's e2e tier.
 
-var _ Engine = enginetest.New()
+var _ engine.Engine = enginetest.New()
 
-var fastWait = WaitOptions{Interval: time.Millisecond, Settle: time.Millisecond, Timeout: 10 * time.Second}
+var fastWait = engine.WaitOptions{Interval: time.Millisecond, Settle: time.Millisecond, Timeout: 10 * time.Second}
 
-func deployOnce(t *testing.T, eng Engine, dir string, opts DeployOptions) *Result {
+func deployOnce(t *testing.T, eng engine.Engine, dir string, opts DeployOptions) *Result {
 	t.Helper()
 	opts.Wait = fastWait
 	opts.Lock.Holder = "test"
-	res, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), opts, &printed{})
+	res, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), opts, &enginetest.Log{})
 	if err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
 	return res
 }
 
-func stackSecrets(t *testing.T, eng Engine, prefix string) []string {
+func stackSecrets(t *testing.T, eng engine.Engine, prefix string) []string {
 	t.Helper()
-	list, err := eng.SecretList(context.Background(), client.SecretListOptions{Filters: make(client.Filters).Add("label", LabelNamespace+"=shop")})
+	list, err := eng.SecretList(context.Background(), client.SecretListOptions{Filters: make(client.Filters).Add("label", plan.LabelNamespace+"=shop")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +56,7 @@ func stackSecrets(t *testing.T, eng Engine, prefix string) []string {
 
 func TestDeployConverges(t *testing.T) {
 	eng := enginetest.New()
-	dir := scenario(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"})
+	dir := scenario(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "one"})
 
 	first := deployOnce(t, eng, dir, DeployOptions{Keep: 1})
 	if got := eng.Count("ServiceCreate"); got != 2 {
@@ -79,7 +83,7 @@ func TestDeployConverges(t *testing.T) {
 			t.Errorf("second deploy of the same files planned changes: %+v", res.Plan)
 		}
 		for _, c := range eng.Calls()[before:] {
-			if strings.HasSuffix(c, "Create") && c != "ConfigCreate" || c == "ServiceUpdate" || c == "SecretRemove" {
+			if strings.HasSuffix(c, "plan.Create") && c != "ConfigCreate" || c == "ServiceUpdate" || c == "SecretRemove" {
 				t.Errorf("an unchanged deploy called %s", c)
 			}
 		}
@@ -112,7 +116,7 @@ func TestDeployConverges(t *testing.T) {
 
 func TestDeployEngineRefusalPutsBack(t *testing.T) {
 	eng := enginetest.New()
-	dir := scenario(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"})
+	dir := scenario(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "one"})
 	deployOnce(t, eng, dir, DeployOptions{})
 	before := stackSecrets(t, eng, "shop_pw.")
 
@@ -131,14 +135,14 @@ func TestDeployEngineRefusalPutsBack(t *testing.T) {
 		return nil
 	}
 	// Two services change: a new image for other, a new value for web.
-	os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(strings.Replace(planCompose, "example/other:1", "example/other:2", 1)), 0o600)
-	_, err = Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{Wait: fastWait, Lock: LockOptions{Holder: "t"}}, &printed{})
+	os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(strings.Replace(plantest.Compose, "example/other:1", "example/other:2", 1)), 0o600)
+	_, err = Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{Wait: fastWait, Lock: engine.LockOptions{Holder: "t"}}, &enginetest.Log{})
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v, want the engine's refusal", err)
 	}
 	// Whatever was updated was rolled back to its previous spec.
 	eng.Fail = nil
-	plan, err := planAgainst(t, eng, scenario(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"}))
+	plan, err := planAgainst(t, eng, scenario(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "one"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +154,9 @@ func TestDeployEngineRefusalPutsBack(t *testing.T) {
 	}
 }
 
-func planAgainst(t *testing.T, eng Engine, dir string) (*Plan, error) {
+func planAgainst(t *testing.T, eng engine.Engine, dir string) (*plan.Plan, error) {
 	t.Helper()
-	res, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{DryRun: true}, &printed{})
+	res, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{DryRun: true}, &enginetest.Log{})
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +190,7 @@ secrets:
 	const canary = "CANARY-rotated-orchestrator-3f1d"
 	d := desiredForDir(t, dir, nil)
 	res, err := Rotate(context.Background(), eng, d, RotateOptions{Secret: "db_password", Value: []byte(canary),
-		Deploy: DeployOptions{Wait: fastWait, Lock: LockOptions{Holder: "t"}}}, &printed{})
+		Deploy: DeployOptions{Wait: fastWait, Lock: engine.LockOptions{Holder: "t"}}}, &enginetest.Log{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +219,7 @@ secrets:
 
 func TestPruneStackRemovesOnlyUnused(t *testing.T) {
 	eng := enginetest.New()
-	dir := scenario(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"})
+	dir := scenario(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "one"})
 	deployOnce(t, eng, dir, DeployOptions{NoPrune: true})
 	for _, v := range []string{"two", "three"} {
 		os.WriteFile(filepath.Join(dir, "pw.txt"), []byte(v), 0o600)
@@ -225,18 +229,18 @@ func TestPruneStackRemovesOnlyUnused(t *testing.T) {
 		t.Fatalf("versions before prune: %v", got)
 	}
 	ctx := context.Background()
-	dry, err := PruneStack(ctx, eng, "shop", PruneOptions{DryRun: true}, LockOptions{}, &printed{})
+	dry, err := PruneStack(ctx, eng, "shop", engine.PruneOptions{DryRun: true}, engine.LockOptions{}, &enginetest.Log{})
 	if err != nil || len(dry) != 1 || len(stackSecrets(t, eng, "shop_pw.")) != 3 {
 		t.Fatalf("dry run: %v %+v", err, dry)
 	}
-	removed, err := PruneStack(ctx, eng, "shop", PruneOptions{}, LockOptions{Holder: "t"}, &printed{})
+	removed, err := PruneStack(ctx, eng, "shop", engine.PruneOptions{}, engine.LockOptions{Holder: "t"}, &enginetest.Log{})
 	if err != nil || len(removed) != 1 || removed[0].Name != dry[0].Name {
 		t.Fatalf("prune: %v %+v, want what the dry run named", err, removed)
 	}
 	if got := stackSecrets(t, eng, "shop_pw."); len(got) != 2 {
 		t.Errorf("versions after prune: %v", got)
 	}
-	if _, err := PruneStack(ctx, eng, "nosuch", PruneOptions{}, LockOptions{Holder: "t"}, &printed{}); !errors.Is(err, ErrNoStack) {
+	if _, err := PruneStack(ctx, eng, "nosuch", engine.PruneOptions{}, engine.LockOptions{Holder: "t"}, &enginetest.Log{}); !errors.Is(err, engine.ErrNoStack) {
 		t.Errorf("prune of a stack that is not there: %v", err)
 	}
 }
@@ -251,12 +255,12 @@ func TestDeployRefusesAnotherStacksNetwork(t *testing.T) {
 	}
 	dir := scenario(t, map[string]string{"compose.yml": "services:\n  web:\n    image: x\n    networks: [p]\nnetworks:\n  p:\n    name: proxy\n"})
 	before := len(eng.Calls())
-	_, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{Wait: fastWait, Lock: LockOptions{Holder: "t"}}, &printed{})
+	_, err := Deploy(context.Background(), eng, desiredForDir(t, dir, nil), DeployOptions{Wait: fastWait, Lock: engine.LockOptions{Holder: "t"}}, &enginetest.Log{})
 	if err == nil || !strings.Contains(err.Error(), `networks.p: network "proxy" already exists and belongs to no stack`) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, c := range eng.Calls()[before:] {
-		if strings.HasSuffix(c, "Create") || strings.HasSuffix(c, "Update") {
+		if strings.HasSuffix(c, "plan.Create") || strings.HasSuffix(c, "plan.Update") {
 			t.Errorf("wrote %s before refusing", c)
 		}
 	}

@@ -6,36 +6,25 @@ import (
 	"strings"
 
 	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate/plan"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
-
-// Desired is what a stack should look like: the rewritten project and the
-// versions its services now refer to. Nothing in it has touched an engine.
-type Desired struct {
-	Project  *compose.Project
-	Versions []Version
-	// Specs are the engine specs, converted once from Project; secret and
-	// config IDs in them are compose.PendingID+name until a plan fills them.
-	Specs *compose.Specs
-	// Warnings are for stderr; they never hold a value.
-	Warnings []string
-}
 
 // Prepare loads the compose files, reads and decrypts every value, names
 // the versions and points every service reference at them. It reads
 // everything before it returns, so bad input fails before any write.
-func Prepare(ctx context.Context, opts compose.Options) (*Desired, error) {
+func Prepare(ctx context.Context, opts compose.Options) (*plan.Desired, error) {
 	return prepare(ctx, opts, true)
 }
 
 // PrepareRender is Prepare for render: it checks what `docker stack
 // config` checks, not what only a deploy needs (images, the engine's
 // rules, docker's converter), and converts nothing.
-func PrepareRender(ctx context.Context, opts compose.Options) (*Desired, error) {
+func PrepareRender(ctx context.Context, opts compose.Options) (*plan.Desired, error) {
 	return prepare(ctx, opts, false)
 }
 
-func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, error) {
+func prepare(ctx context.Context, opts compose.Options, deploy bool) (*plan.Desired, error) {
 	p, err := compose.Load(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -49,8 +38,8 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 	if err != nil {
 		return nil, err
 	}
-	d := &Desired{Project: p, Warnings: append(append([]string{}, p.Warnings...), skipped...)}
-	if err := d.readVersions(ctx, srcs); err != nil {
+	d := &plan.Desired{Project: p, Warnings: append(append([]string{}, p.Warnings...), skipped...)}
+	if err := readVersions(ctx, d, srcs); err != nil {
 		return nil, err
 	}
 	if !deploy {
@@ -71,14 +60,14 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*Desired, 
 
 // readVersions reads every source's value, names its version and points
 // the project at the versions.
-func (d *Desired) readVersions(ctx context.Context, srcs []compose.Source) error {
+func readVersions(ctx context.Context, d *plan.Desired, srcs []compose.Source) error {
 	p := d.Project
 	var valued []compose.Source
 	for _, src := range srcs {
 		if src.Origin == compose.FromDriver {
 			// Created as docker creates it, under its swarm name: the
 			// plugin holds the value, so there is nothing to version.
-			d.Versions = append(d.Versions, Version{Source: src, Name: src.Name})
+			d.Versions = append(d.Versions, plan.Version{Source: src, Name: src.Name})
 			continue
 		}
 		valued = append(valued, src)
@@ -98,7 +87,7 @@ func (d *Desired) readVersions(ctx context.Context, srcs []compose.Source) error
 		if src.Kind == compose.Config && v.Encrypted() && (src.SOPS == nil || !src.SOPS.PlaintextConfig) {
 			clear = append(clear, fmt.Sprintf("configs.%s: %s is SOPS-encrypted, but a config is stored decrypted, readable by anyone with API access (docker config inspect): move it under secrets:, or add x-sops: {plaintext_config: true} if it may be read in clear", src.Key, src.File))
 		}
-		ver := NameVersion(p.Stack, src, v)
+		ver := plan.NameVersion(p.Stack, src, v)
 		d.Versions = append(d.Versions, ver)
 		names[src.Kind][src.Key] = ver.Name
 		if src.Kind == compose.Secret && !v.Encrypted() {
@@ -117,25 +106,14 @@ func (d *Desired) readVersions(ctx context.Context, srcs []compose.Source) error
 	return nil
 }
 
-// UseVersion points every reference to one secret or config at another
-// version (a rotation's new one), in the project and in the specs.
-func (d *Desired) UseVersion(kind compose.Kind, key, from, to string) {
-	d.Project.UseVersions(map[compose.Kind]map[string]string{kind: {key: to}})
-	for name, spec := range d.Specs.Services {
-		cs := spec.TaskTemplate.ContainerSpec
-		if cs == nil {
-			continue
-		}
-		for _, r := range cs.Secrets {
-			if kind == compose.Secret && r.SecretName == from {
-				r.SecretName, r.SecretID = to, compose.PendingID+to
-			}
-		}
-		for _, r := range cs.Configs {
-			if kind == compose.Config && r.ConfigName == from {
-				r.ConfigName, r.ConfigID = to, compose.PendingID+to
-			}
-		}
-		d.Specs.Services[name] = spec
+// readRequest is what sopsbridge needs to read a compose source.
+func readRequest(s compose.Source) sopsbridge.Source {
+	r := sopsbridge.Source{Ref: s.Ref(), Kind: string(s.Kind), MaxSize: s.Kind.MaxSize(), Inline: s.Inline}
+	if s.Origin == compose.FromFile {
+		r.File = s.File
 	}
+	if s.SOPS != nil {
+		r.SOPS = &sopsbridge.SOPSRef{Path: s.SOPS.Path, Format: s.SOPS.Format}
+	}
+	return r
 }

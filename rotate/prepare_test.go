@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate/plan"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 
@@ -41,6 +42,15 @@ func scenario(t testing.TB, files map[string]string) string {
 		}
 	}
 	return dir
+}
+
+func desiredForDir(t *testing.T, dir string, env []string) *plan.Desired {
+	t.Helper()
+	d, err := Prepare(context.Background(), compose.Options{Files: []string{filepath.Join(dir, "compose.yml")}, Stack: "shop", Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func withTestKey(t testing.TB) {

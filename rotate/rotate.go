@@ -13,7 +13,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/moby/moby/api/types/swarm"
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -88,9 +89,9 @@ var ErrBadValue = errors.New("nothing was written")
 
 // RotationTarget checks that a secret can be rotated and returns its
 // current version and the compose services that use it.
-func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
+func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, error) {
 	p := d.Project
-	var cur *Version
+	var cur *plan.Version
 	for i := range d.Versions {
 		v := &d.Versions[i]
 		if v.Source.Kind == compose.Secret && v.Source.Key == secret {
@@ -127,7 +128,7 @@ func RotationTarget(d *Desired, secret string) (*Version, []string, error) {
 // to every service of the stack that uses it, under any target, in one
 // update each. Everything is checked, the engine included, before the file
 // is written.
-func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, report Reporter) (_ *RotateResult, err error) {
+func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts RotateOptions, report engine.Reporter) (_ *RotateResult, err error) {
 	cur, services, err := RotationTarget(d, opts.Secret)
 	if err != nil {
 		return nil, err
@@ -143,10 +144,10 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	readDigest := cur.Digest // the file as read, before cur is replaced
 	rotated := useNewValue(d, cur, opts, res, services, report)
 
-	var plan *Plan
+	var p *plan.Plan
 	if !opts.NoDeploy {
-		var lock *Lock
-		lock, plan, err = prepareRollout(ctx, eng, d, opts, res, rotated, readDigest, report)
+		var lock *engine.Lock
+		lock, p, err = prepareRollout(ctx, eng, d, opts, res, rotated, readDigest, report)
 		if lock != nil { // none on a dry run
 			defer lock.ReleaseInto(ctx, &err) // err: the function's, so a failed release is reported
 		}
@@ -163,7 +164,7 @@ func Rotate(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, rep
 	if err := writeNewValue(ctx, src, opts.Value, res, report); err != nil || opts.NoDeploy {
 		return res, err
 	}
-	deployed, err := apply(ctx, eng, d, plan, opts.Deploy, report)
+	deployed, err := apply(ctx, eng, d, p, opts.Deploy, report)
 	res.Deploy = deployed
 	if err != nil {
 		return res, fmt.Errorf("%w\nthe new value is in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, src.File, src.File)
@@ -193,9 +194,9 @@ func sopsFormat(src compose.Source) string {
 // and key) at its next version: all of them roll out, or some services
 // keep the old value. It fills res.Version, res.Also and res.Services and
 // returns the rotated secrets (swarm name -> new version).
-func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult, services []string, report Reporter) map[string]string {
+func useNewValue(d *plan.Desired, cur *plan.Version, opts RotateOptions, res *RotateResult, services []string, report engine.Reporter) map[string]string {
 	src := cur.Source
-	next := NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: opts.Value, NameKey: cur.NameKey})
+	next := plan.NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: opts.Value, NameKey: cur.NameKey})
 	res.Version = next.Name
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
@@ -206,7 +207,7 @@ func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
+		nv := plan.NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
 		if v.Source.Key != opts.Secret {
 			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
 			res.Also = append(res.Also, v.Source.Key)
@@ -224,7 +225,7 @@ func useNewValue(d *Desired, cur *Version, opts RotateOptions, res *RotateResult
 }
 
 // appendUsers adds the services that read secret key.
-func appendUsers(services []string, d *Desired, key string) []string {
+func appendUsers(services []string, d *plan.Desired, key string) []string {
 	for _, svc := range d.Project.Config.Services {
 		for _, ref := range svc.Secrets {
 			if ref.Source == key && !slices.Contains(services, svc.Name) {
@@ -238,18 +239,18 @@ func appendUsers(services []string, d *Desired, key string) []string {
 // prepareRollout checks the engine, takes the stack's lock (not on a dry
 // run) and plans the rollout of the rotated secrets, all before the file
 // is written. The lock is held until the rollout is done.
-func prepareRollout(ctx context.Context, eng Engine, d *Desired, opts RotateOptions, res *RotateResult, rotated map[string]string, readDigest [32]byte, report Reporter) (*Lock, *Plan, error) {
-	if err := CheckManager(ctx, eng); err != nil {
+func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opts RotateOptions, res *RotateResult, rotated map[string]string, readDigest [32]byte, report engine.Reporter) (*engine.Lock, *plan.Plan, error) {
+	if err := engine.CheckManager(ctx, eng); err != nil {
 		return nil, nil, err
 	}
 	// A rotation rolls out to a deployed stack; it never creates one.
-	if err := CheckStack(ctx, eng, d.Project.Stack); err != nil {
+	if err := engine.CheckStack(ctx, eng, d.Project.Stack); err != nil {
 		return nil, nil, err
 	}
-	var lock *Lock
+	var lock *engine.Lock
 	if !opts.DryRun {
 		var err error
-		if lock, err = AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report); err != nil {
+		if lock, err = engine.AcquireLock(ctx, eng, d.Project.Stack, opts.Deploy.Lock, report); err != nil {
 			return nil, nil, err
 		}
 		// Another writer may have gone first (it held the lock, or a
@@ -259,20 +260,20 @@ func prepareRollout(ctx context.Context, eng Engine, d *Desired, opts RotateOpti
 			return lock, nil, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", res.File)
 		}
 	}
-	plan, state, err := planAndState(ctx, eng, d, opts.Deploy.Keep)
+	planned, state, err := planAndState(ctx, eng, d, opts.Deploy.Keep)
 	if err != nil {
 		return lock, nil, err
 	}
-	plan = restrict(plan, res.Services, rotated, state)
-	for _, w := range plan.Warnings {
+	p := plan.Restrict(planned, res.Services, rotated, state)
+	for _, w := range p.Warnings {
 		report.Printf("warning: %s", w)
 	}
-	res.Deploy = newResult(plan)
-	return lock, plan, nil
+	res.Deploy = newResult(p)
+	return lock, p, nil
 }
 
 // writeNewValue writes the value into its SOPS file and reads it back.
-func writeNewValue(ctx context.Context, src compose.Source, value []byte, res *RotateResult, report Reporter) error {
+func writeNewValue(ctx context.Context, src compose.Source, value []byte, res *RotateResult, report engine.Reporter) error {
 	var path []string
 	if src.SOPS != nil {
 		path = src.SOPS.Path
@@ -293,87 +294,6 @@ func orWhole(key string) string {
 		return "the whole file"
 	}
 	return "key " + key
-}
-
-// restrict narrows a plan to the given services, and to the versions
-// they need: a rotation rolls only what uses the rotated secrets, and
-// changes nothing else in them. Each service's update is its live spec
-// with the references to the rotated secrets (swarm name -> new version)
-// swapped; whatever else the compose files would change in it is named
-// in a warning and left for `stackctl deploy`.
-func restrict(planned *Plan, services []string, rotated map[string]string, s *State) *Plan {
-	p := *planned // a new plan: the deploy's stays as it was
-	p.Warnings = slices.Clone(planned.Warnings)
-	p.Networks = slices.Clone(planned.Networks)
-	p.Versions = slices.Clone(planned.Versions)
-	var kept []ServiceChange
-	need := map[string]bool{}
-	for _, sc := range p.Services {
-		if !slices.Contains(services, sc.Name) {
-			if sc.Action != Unchanged {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("service %s has other pending changes: left for `stackctl deploy`", sc.Name))
-			}
-			continue
-		}
-		if sc.live == nil {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is not deployed: left for `stackctl deploy`, which creates it", sc.Name))
-			continue
-		}
-		spec, swapped := swapSecrets(sc.live.Spec, rotated, s)
-		var others []string
-		for _, d := range sc.Diff {
-			if !strings.HasPrefix(d.Path, "TaskTemplate.ContainerSpec.Secrets") {
-				others = append(others, d.Path)
-			}
-		}
-		if len(others) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s has other pending changes (%s): only the secret rolls out; `stackctl deploy` ships the rest", sc.Name, strings.Join(others, ", ")))
-		}
-		sc.spec, sc.Action, sc.Diff = spec, Unchanged, nil
-		if swapped {
-			sc.Action = Update
-			sc.Diff = DiffSpecs(sc.live.Spec, spec)
-		} else {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s does not mount a version of the rotated secret yet: left for `stackctl deploy`", sc.Name))
-		}
-		usedRefs(&sc.spec, need)
-		kept = append(kept, sc)
-	}
-	p.Services = kept
-	for i := range p.Networks {
-		p.Networks[i].Action = Unchanged // a rotation swaps secrets, nothing else
-	}
-	for i, v := range p.Versions {
-		if v.Action == Create && !need[string(v.Kind)+"/"+v.Name] {
-			p.Versions[i].Action = Unchanged
-		}
-	}
-	return &p
-}
-
-// swapSecrets copies a live spec with every reference to a version of a
-// rotated secret pointing at its new version. A version is a secret of
-// the stack that stackctl made for that swarm name (its labels say so),
-// never merely one whose name looks like <name>.<hash>: an external
-// secret named db.rootpassword is not a version of db.
-func swapSecrets(live swarm.ServiceSpec, rotated map[string]string, s *State) (swarm.ServiceSpec, bool) {
-	spec := deepCopy(live)
-	cs := spec.TaskTemplate.ContainerSpec
-	if cs == nil {
-		return spec, false
-	}
-	swapped := false
-	for _, r := range cs.Secrets {
-		x, ok := s.Secrets[r.SecretName]
-		if !ok || x.Spec.Labels[LabelNamespace] != s.Stack {
-			continue
-		}
-		if to, ok := rotated[x.Spec.Labels[LabelName]]; ok && r.SecretName != to {
-			r.SecretName, r.SecretID = to, placeholder+to
-			swapped = true
-		}
-	}
-	return spec, swapped
 }
 
 // sameSource: two sources read the same value.

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -167,7 +169,7 @@ func parseYAML(t *testing.T, b []byte) map[string]any {
 // renamedToVersions is docker's reading of a file as stackctl deploys it:
 // each versioned secret and config is external under its version name,
 // and each reference to it names its target (docker's default, the key).
-func renamedToVersions(t *testing.T, dockerOut []byte, d *rotate.Desired) map[string]any {
+func renamedToVersions(t *testing.T, dockerOut []byte, d *plan.Desired) map[string]any {
 	t.Helper()
 	m := parseYAML(t, dockerOut)
 	// docker has read the env files into environment; render leaves env_file out.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/compose"
@@ -80,7 +82,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	opts.deploy.Reload = func(ctx context.Context) (*rotate.Desired, error) {
+	opts.deploy.Reload = func(ctx context.Context) (*plan.Desired, error) {
 		load := opts.load
 		load.Stdin = bytes.NewReader(stdin.Bytes()) // -c - is what it was
 		again, err := rotate.Prepare(ctx, load)
@@ -107,7 +109,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 }
 
 // prepare reads and validates every input before any engine is contacted.
-func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*rotate.Desired, error) {
+func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*plan.Desired, error) {
 	desired, err := rotate.Prepare(ctx, opts)
 	if err != nil {
 		return nil, inputError(err)

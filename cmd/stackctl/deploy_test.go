@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/stackctl/stackctl/rotate/engine"
 
-	"github.com/stackctl/stackctl/rotate"
+	"github.com/spf13/cobra"
 )
 
 func TestDeployFlags(t *testing.T) {
@@ -77,7 +77,7 @@ func TestBadInputTouchesNoEngine(t *testing.T) {
 		t.Run(args[0], func(t *testing.T) {
 			d, out, errb := testDeps("")
 			connected := false
-			d.engine = func(context.Context) (rotate.Engine, error) {
+			d.engine = func(context.Context) (engine.Engine, error) {
 				connected = true
 				return nil, errors.New("must not connect")
 			}

@@ -7,12 +7,12 @@ import (
 	"io"
 	"strings"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 // engineFlags choose the engine the way the docker CLI does: --host,
@@ -30,7 +30,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 
 // connect builds an Engine API client with docker/cli's own resolution of
 // hosts, contexts, TLS and ssh.
-func connect(ctx context.Context, f engineFlags) (rotate.Engine, error) {
+func connect(ctx context.Context, f engineFlags) (engine.Engine, error) {
 	// docker/cli's Client() exits the process when the endpoint cannot be
 	// resolved; DockerEndpoint() reports that on the error stream instead,
 	// so resolve it first and turn what it reports into an error.

@@ -22,10 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 var (
@@ -168,7 +168,7 @@ func removeStack(t testing.TB, api *client.Client, stack string) {
 			}
 		}
 		// A lock left by a deploy the test killed.
-		locks, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", rotate.LabelLock+"="+stack)})
+		locks, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", engine.LabelLock+"="+stack)})
 		for _, c := range locks.Items {
 			api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/stackctl/stackctl/rotate"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
@@ -51,7 +53,7 @@ func inputError(err error) error {
 // asUsage marks a failure caused by what the user asked for, found only
 // once the engine was read, as a usage error.
 func asUsage(err error) error {
-	if errors.Is(err, rotate.ErrNoStack) || errors.Is(err, rotate.ErrBadValue) {
+	if errors.Is(err, engine.ErrNoStack) || errors.Is(err, rotate.ErrBadValue) {
 		return usageError{err}
 	}
 	return err

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 
@@ -29,8 +30,8 @@ func TestExitCode(t *testing.T) {
 		{"interrupted while reading", inputError(fmt.Errorf("-c -: %w", context.Canceled)), true, exitFailure},
 		{"interrupted, the error a usage one", usageError{context.Canceled}, true, exitFailure},
 		{"engine refused", errors.New("create service x: rpc error"), false, exitFailure},
-		{"no such stack", asUsage(fmt.Errorf("prune: %w", rotate.ErrNoStack)), false, exitUsage},
-		{"lock lost", fmt.Errorf("deploy: %w", rotate.ErrLockLost), false, exitFailure},
+		{"no such stack", asUsage(fmt.Errorf("prune: %w", engine.ErrNoStack)), false, exitUsage},
+		{"lock lost", fmt.Errorf("deploy: %w", engine.ErrLockLost), false, exitFailure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

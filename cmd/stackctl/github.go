@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -104,7 +107,7 @@ func summaryMarkdown(r report, runErr error) string {
 // serviceTable is a row per service of the plan: its action, and how its
 // rollout ended.
 func serviceTable(b *strings.Builder, res *rotate.Result) {
-	outcome := map[string]rotate.Outcome{}
+	outcome := map[string]engine.Outcome{}
 	for _, o := range res.Outcomes {
 		outcome[o.Service] = o
 	}
@@ -113,7 +116,7 @@ func serviceTable(b *strings.Builder, res *rotate.Result) {
 		result, took := "", ""
 		if o, ok := outcome[s.Name]; ok {
 			result, took = o.Result, fmt.Sprintf("%.1f s", o.Seconds)
-		} else if s.Action != rotate.Unchanged && res.Applied {
+		} else if s.Action != plan.Unchanged && res.Applied {
 			result = "sent"
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", s.Name, s.Action, result, took)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -21,12 +24,12 @@ func TestGitHubReport(t *testing.T) {
 	d := &deps{getenv: func(k string) string { return env[k] }}
 	res := &rotate.Result{
 		Applied: true,
-		Plan: &rotate.Plan{Stack: "shop",
-			Versions: []rotate.VersionChange{{Kind: compose.Secret, Name: "shop_pw.abc", Action: rotate.Create}},
-			Services: []rotate.ServiceChange{{Name: "shop_web", Action: rotate.Update}, {Name: "shop_db", Action: rotate.Unchanged}}},
+		Plan: &plan.Plan{Stack: "shop",
+			Versions: []plan.VersionChange{{Kind: compose.Secret, Name: "shop_pw.abc", Action: plan.Create}},
+			Services: []plan.ServiceChange{{Name: "shop_web", Action: plan.Update}, {Name: "shop_db", Action: plan.Unchanged}}},
 		Rolled:   []string{"shop_web"},
-		Outcomes: []rotate.Outcome{{Service: "shop_web", Result: "converged", Seconds: 6.2}},
-		Pruned:   []rotate.VersionChange{{Kind: compose.Secret, Name: "shop_pw.old"}},
+		Outcomes: []engine.Outcome{{Service: "shop_web", Result: "converged", Seconds: 6.2}},
+		Pruned:   []plan.VersionChange{{Kind: compose.Secret, Name: "shop_pw.old"}},
 	}
 	var stdout bytes.Buffer
 	if err := github(d, "text").write(&stdout, report{command: "deploy", stack: "shop", result: res}, nil); err != nil {

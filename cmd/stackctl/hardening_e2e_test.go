@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 // readsAgainCompose has a secret from a file and a config from a variable:
@@ -47,8 +47,8 @@ func TestDeployThatWaitedReadsAgain(t *testing.T) {
 
 	// Another writer holds the lock.
 	held, err := api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{
-		Name:   rotate.LockName(stack),
-		Labels: map[string]string{rotate.LabelLock: stack, rotate.LabelHolder: "another writer"},
+		Name:   engine.LockName(stack),
+		Labels: map[string]string{engine.LabelLock: stack, engine.LabelHolder: "another writer"},
 	}, Data: []byte("{}")}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 // TestKilledAnywhereConverges SIGKILLs deploy and rotate just as they send
@@ -101,7 +101,7 @@ func runKilledAtWrite(t *testing.T, dir string, n int, args ...string) bool {
 func assertUnusedAtMost(t *testing.T, api *client.Client, stack string, keep int) {
 	t.Helper()
 	ctx := context.Background()
-	f := make(client.Filters).Add("label", rotate.LabelNamespace+"="+stack)
+	f := make(client.Filters).Add("label", plan.LabelNamespace+"="+stack)
 	services, err := api.ServiceList(ctx, client.ServiceListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +123,13 @@ func assertUnusedAtMost(t *testing.T, api *client.Client, stack string, keep int
 	unused := map[string][]string{}
 	secrets, _ := api.SecretList(ctx, client.SecretListOptions{Filters: f})
 	for _, s := range secrets.Items {
-		if name := s.Spec.Labels[rotate.LabelName]; name != "" && !used[s.Spec.Name] {
+		if name := s.Spec.Labels[plan.LabelName]; name != "" && !used[s.Spec.Name] {
 			unused[name] = append(unused[name], s.Spec.Name)
 		}
 	}
 	configs, _ := api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	for _, c := range configs.Items {
-		if name := c.Spec.Labels[rotate.LabelName]; name != "" && !used[c.Spec.Name] {
+		if name := c.Spec.Labels[plan.LabelName]; name != "" && !used[c.Spec.Name] {
 			unused[name] = append(unused[name], c.Spec.Name)
 		}
 	}

@@ -5,9 +5,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/stackctl/stackctl/rotate/engine"
 
-	"github.com/stackctl/stackctl/rotate"
+	"github.com/spf13/cobra"
 )
 
 // lockFlags are the flags of the commands that write to a stack.
@@ -21,8 +21,8 @@ func (f *lockFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.force, "force-unlock", false, "remove the stack's lock first, whoever holds it (after a killed deploy)")
 }
 
-func (f *lockFlags) options(d *deps, command string) rotate.LockOptions {
-	return rotate.LockOptions{Holder: holder(d, command), Wait: f.wait, Force: f.force}
+func (f *lockFlags) options(d *deps, command string) engine.LockOptions {
+	return engine.LockOptions{Holder: holder(d, command), Wait: f.wait, Force: f.force}
 }
 
 // holder names this process for others who find the stack locked: the

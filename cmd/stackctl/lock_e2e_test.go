@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 // slowStack rolls out in no less than its monitor period, so that a second
@@ -65,7 +65,7 @@ func TestConcurrentDeploys(t *testing.T) {
 	first := startStackctl(t, dir, []string{"DOCKER_HOST=" + proxy.Host()}, "deploy", "-c", "compose.yml", stack)
 	lock := waitForLock(t, api, stack)
 	pid := fmt.Sprintf("pid %d", first.cmd.Process.Pid)
-	if h := lock.Spec.Labels[rotate.LabelHolder]; !strings.HasPrefix(h, "stackctl deploy by ") || !strings.HasSuffix(h, pid) {
+	if h := lock.Spec.Labels[engine.LabelHolder]; !strings.HasPrefix(h, "stackctl deploy by ") || !strings.HasSuffix(h, pid) {
 		t.Errorf("lock holder %q, want stackctl deploy by user@host %s", h, pid)
 	}
 
@@ -175,7 +175,7 @@ func (r *running) wait(t testing.TB) result {
 
 func findLock(t testing.TB, api *client.Client, stack string) (swarm.Config, bool) {
 	t.Helper()
-	list, err := api.ConfigList(context.Background(), client.ConfigListOptions{Filters: make(client.Filters).Add("label", rotate.LabelLock+"="+stack)})
+	list, err := api.ConfigList(context.Background(), client.ConfigListOptions{Filters: make(client.Filters).Add("label", engine.LabelLock+"="+stack)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func recordStackWrites(t *testing.T, api *client.Client, stack string, wantLocks
 			case m := <-msgs:
 				mu.Lock()
 				got = append(got, m)
-				if m.Actor.Attributes["name"] == rotate.LockName(stack) && m.Action == "remove" {
+				if m.Actor.Attributes["name"] == engine.LockName(stack) && m.Action == "remove" {
 					removed++
 				}
 				mu.Unlock()
@@ -274,15 +274,15 @@ func assertWritesNeverInterleave(t *testing.T, recorded []events.Message, stack 
 		}
 		log = append(log, fmt.Sprintf("%s %s %s", m.Type, m.Action, name))
 		switch {
-		case name == rotate.LockName(stack) && m.Action == "create":
+		case name == engine.LockName(stack) && m.Action == "create":
 			if held {
 				t.Errorf("the lock was created while held:\n%s", strings.Join(log, "\n"))
 			}
 			held = true
 			locks++
-		case name == rotate.LockName(stack) && m.Action == "remove":
+		case name == engine.LockName(stack) && m.Action == "remove":
 			held = false
-		case name == rotate.LockName(stack):
+		case name == engine.LockName(stack):
 			// a refresh
 		case !held:
 			t.Errorf("%s %s %s while nobody held the lock:\n%s", m.Type, m.Action, name, strings.Join(log, "\n"))

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
+
 	"github.com/spf13/pflag"
 
 	"github.com/stackctl/stackctl/rotate"
@@ -44,10 +47,10 @@ const keepUsage = "unused versions of each secret and config to keep"
 
 // reporter prints progress on stderr: nothing when quiet, a live
 // per-service view on a terminal, plain lines otherwise (CI logs).
-func reporter(d *deps, quiet bool) rotate.Reporter {
+func reporter(d *deps, quiet bool) engine.Reporter {
 	switch {
 	case quiet:
-		return rotate.Quiet{}
+		return engine.Quiet{}
 	case d.stderrTTY:
 		return &liveReporter{w: d.stderr, status: map[string]string{}}
 	}
@@ -119,15 +122,15 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printPlan writes a plan for people.
-func printPlan(w io.Writer, p *rotate.Plan) {
+func printPlan(w io.Writer, p *plan.Plan) {
 	fmt.Fprintf(w, "stack %s\n", p.Stack)
 	for _, n := range p.Networks {
-		if n.Action != rotate.Unchanged {
+		if n.Action != plan.Unchanged {
 			fmt.Fprintf(w, "  %-9s network %s\n", n.Action, n.Name)
 		}
 	}
 	for _, v := range p.Versions {
-		if v.Action != rotate.Unchanged {
+		if v.Action != plan.Unchanged {
 			fmt.Fprintf(w, "  %-9s %s %s\n", v.Action, v.Kind, v.Name)
 		}
 	}

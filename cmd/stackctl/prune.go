@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/compose"
@@ -15,7 +17,7 @@ type pruneOptions struct {
 	load   *compose.Options // set when the stack comes from compose files
 	keep   int
 	dryRun bool
-	lock   rotate.LockOptions
+	lock   engine.LockOptions
 	output outputFlags
 }
 
@@ -61,7 +63,7 @@ define are kept too. Objects that stackctl did not make are never touched.`,
 }
 
 func runPrune(ctx context.Context, d *deps, opts pruneOptions) error {
-	popts := rotate.PruneOptions{Keep: opts.keep, DryRun: opts.dryRun}
+	popts := engine.PruneOptions{Keep: opts.keep, DryRun: opts.dryRun}
 	stack := opts.stack
 	if opts.load != nil {
 		desired, err := prepare(ctx, d, *opts.load, opts.output.quiet)

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-
-	"github.com/stackctl/stackctl/rotate"
 )
 
 // deps are what commands take from the outside world, built once in main.
@@ -26,7 +26,7 @@ type deps struct {
 	getenv    func(string) string
 	// engine connects to the Docker engine on first use; nil means the
 	// docker CLI's resolution of --host, --context and the environment.
-	engine func(context.Context) (rotate.Engine, error)
+	engine func(context.Context) (engine.Engine, error)
 }
 
 func newDeps() *deps {
@@ -52,11 +52,11 @@ SOPS files in memory, and rolls each changed service once.`,
 	ef.register(root)
 	if d.engine == nil {
 		var (
-			eng  rotate.Engine
+			eng  engine.Engine
 			cerr error
 			once sync.Once
 		)
-		d.engine = func(ctx context.Context) (rotate.Engine, error) {
+		d.engine = func(ctx context.Context) (engine.Engine, error) {
 			once.Do(func() { eng, cerr = connect(ctx, ef) })
 			return eng, cerr
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/stackctl/stackctl/rotate/engine"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/compose"
@@ -113,7 +115,7 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 		return err
 	}
 	opts.rotate.Secret, opts.rotate.Value = opts.secret, value
-	var eng rotate.Engine
+	var eng engine.Engine
 	if !opts.rotate.NoDeploy {
 		if eng, err = d.engine(ctx); err != nil {
 			return err

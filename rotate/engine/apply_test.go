@@ -1,216 +1,27 @@
-package rotate
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
-
-	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate/plan"
+	"github.com/stackctl/stackctl/rotate/plan/plantest"
 )
 
-const planCompose = `
-services:
-  web:
-    image: example/web:1
-    deploy: {replicas: 2, update_config: {monitor: 1s}}
-    secrets: [pw]
-  other:
-    image: example/other:1
-secrets:
-  pw: {file: ./pw.txt}
-`
-
-func desiredFor(t *testing.T, files map[string]string) *Desired {
-	t.Helper()
-	return desiredForDir(t, scenario(t, files), []string{})
-}
-
-func desiredForDir(t *testing.T, dir string, env []string) *Desired {
-	t.Helper()
-	d, err := Prepare(context.Background(), compose.Options{Files: []string{filepath.Join(dir, "compose.yml")}, Stack: "shop", Env: env})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func emptyState() *State {
-	return &State{Stack: "shop", Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
-}
-
-// applied returns the state an engine would hold after the plan ran.
-func applied(t *testing.T, d *Desired) *State {
-	t.Helper()
-	s := emptyState()
-	p, err := MakePlan(d, s, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range p.Networks {
-		s.Networks[n.Name] = network.Summary{Network: network.Network{Name: n.Name, ID: "net-" + n.Name, Scope: "swarm", Labels: map[string]string{LabelNamespace: "shop"}}}
-	}
-	for _, v := range p.Versions {
-		s.Secrets[v.Name] = swarm.Secret{ID: "id-" + v.Name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: v.Name,
-			Labels: map[string]string{LabelNamespace: "shop", LabelName: v.version.Source.Name}}}}
-	}
-	for _, sc := range p.Services {
-		spec := sc.spec
-		fillIDs(&spec, map[string]string{"secret/" + p.Versions[0].Name: "id-" + p.Versions[0].Name})
-		s.Services = append(s.Services, swarm.Service{ID: "svc-" + sc.Name, Spec: normalize(spec, s)})
-	}
-	return s
-}
-
-func actions(p *Plan) string {
-	var out []string
-	for _, n := range p.Networks {
-		out = append(out, fmt.Sprintf("network %s %s", n.Name, n.Action))
-	}
-	for _, v := range p.Versions {
-		out = append(out, fmt.Sprintf("%s %s %s", v.Kind, v.Key, v.Action))
-	}
-	for _, s := range p.Services {
-		out = append(out, fmt.Sprintf("service %s %s", s.Name, s.Action))
-	}
-	for _, v := range p.Prune {
-		out = append(out, fmt.Sprintf("prune %s", v.Name))
-	}
-	return strings.Join(out, "; ")
-}
-
-func TestMakePlan(t *testing.T) {
-	first := desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"})
-	live := applied(t, first)
-	oldName := first.Versions[0].Name
-
-	tests := []struct {
-		name  string
-		files map[string]string
-		state *State
-		want  string
-	}{
-		{"first deploy creates everything", map[string]string{"compose.yml": planCompose, "pw.txt": "one"}, emptyState(),
-			"network shop_default create; secret pw create; service shop_other create; service shop_web create"},
-		{"unchanged redeploy changes nothing", map[string]string{"compose.yml": planCompose, "pw.txt": "one"}, live,
-			"network shop_default unchanged; secret pw unchanged; service shop_other unchanged; service shop_web unchanged"},
-		{"a changed secret rolls only its service", map[string]string{"compose.yml": planCompose, "pw.txt": "two"}, live,
-			"network shop_default unchanged; secret pw create; service shop_other unchanged; service shop_web update"},
-		{"a changed image rolls only its service", map[string]string{"compose.yml": strings.Replace(planCompose, "other:1", "other:2", 1), "pw.txt": "one"}, live,
-			"network shop_default unchanged; secret pw unchanged; service shop_other update; service shop_web unchanged"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := MakePlan(desiredFor(t, tt.files), tt.state, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := actions(p); got != tt.want {
-				t.Errorf("plan:\n got %s\nwant %s", got, tt.want)
-			}
-		})
-	}
-
-	t.Run("the diff names the secret", func(t *testing.T) {
-		p, _ := MakePlan(desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"}), live, 0)
-		found := false
-		for _, d := range p.Services[1].Diff {
-			if strings.HasSuffix(d.Path, "SecretName") && d.From == oldName {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("diff %v does not show the secret change from %s", p.Services[1].Diff, oldName)
-		}
-	})
-}
-
-func TestMakePlanErrors(t *testing.T) {
-	tests := []struct {
-		name, compose, want string
-	}{
-		{"missing external network", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true}\n",
-			`compose.yml: networks.ext: network "ext" is declared as external, but could not be found: create it with docker network create --driver overlay --attachable ext, or remove external: true`},
-		{"missing external network by name", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true, name: shared-net}\n",
-			`compose.yml: networks.ext: network "shared-net" is declared as external`},
-		{"external network not swarm-scoped", "services:\n  a:\n    image: x\n    networks: [ext]\nnetworks:\n  ext: {external: true, name: local-net}\n",
-			`compose.yml: networks.ext: network "local-net" is declared as external, but its scope is "local", not "swarm"`},
-		{"missing external secret", "services:\n  a:\n    image: x\n    secrets: [ext]\nsecrets:\n  ext: {external: true}\n", "external secret not found: ext"},
-		{"port published by another stack", "services:\n  a:\n    image: x\n    ports: ['8080:80']\n",
-			"compose.yml: services.a.ports: port 8080/tcp is already published by service blog_web: publish a different port, or free it (docker service update --publish-rm 8080 blog_web)"},
-		{"port assigned to another service", "services:\n  a:\n    image: x\n    ports: ['30001:80/udp']\n",
-			"compose.yml: services.a.ports: port 30001/udp is already published by service dyn"},
-	}
-	s := emptyState()
-	s.Networks["local-net"] = network.Summary{Network: network.Network{Name: "local-net", ID: "n1", Scope: "local"}}
-	s.Services = []swarm.Service{
-		{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "blog_web"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}}}},
-		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "dyn"}}, Endpoint: swarm.Endpoint{Ports: []swarm.PortConfig{{Protocol: "udp", TargetPort: 53, PublishedPort: 30001}}}},
-		{ID: "s3", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "hostmode"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 9090, PublishMode: swarm.PortConfigPublishModeHost}}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := MakePlan(desiredFor(t, map[string]string{"compose.yml": tt.compose}), s, 0)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestMakePlanKeepsOwnPorts(t *testing.T) {
-	// The stack's own service keeps its port through an update, and a
-	// host-mode port elsewhere does not hold the routing mesh's.
-	s := emptyState()
-	s.Services = []swarm.Service{
-		{ID: "s1", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "shop_a", Labels: map[string]string{LabelNamespace: "shop"}}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}}}},
-		{ID: "s2", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "hostmode"}, EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 9090, PublishMode: swarm.PortConfigPublishModeHost}}}}},
-	}
-	d := desiredFor(t, map[string]string{"compose.yml": "services:\n  a:\n    image: x\n    ports: ['8080:80', '9090:80']\n"})
-	if _, err := MakePlan(d, s, 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func secretObj(name, stack, logical string, created time.Time) swarm.Secret {
-	labels := map[string]string{LabelNamespace: stack}
+	labels := map[string]string{plan.LabelNamespace: stack}
 	if logical != "" {
-		labels[LabelName] = logical
+		labels[plan.LabelName] = logical
 	}
 	return swarm.Secret{ID: "id-" + name, Meta: swarm.Meta{CreatedAt: created}, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: labels}}}
-}
-
-func TestSelectPrune(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := emptyState()
-	for i, name := range []string{"shop_pw.a", "shop_pw.b", "shop_pw.c", "shop_pw.d"} {
-		s.Secrets[name] = secretObj(name, "shop", "shop_pw", t0.Add(time.Duration(i)*time.Hour))
-	}
-	s.Secrets["blog_pw.a"] = secretObj("blog_pw.a", "blog", "blog_pw", t0)          // another stack
-	s.Secrets["shop_manual"] = secretObj("shop_manual", "shop", "", t0)             // not stackctl's
-	s.Secrets["shop_other.a"] = secretObj("shop_other.a", "shop", "shop_other", t0) // used by another stack's service
-	used := map[string]bool{"secret/shop_pw.d": true, "secret/shop_pw.c": true, "secret/shop_other.a": true}
-
-	for keep, want := range map[int]string{0: "shop_pw.a shop_pw.b", 1: "shop_pw.a", 2: "", 5: ""} {
-		var got []string
-		for _, v := range SelectPrune("shop", s, used, keep) {
-			got = append(got, v.Name)
-		}
-		sort.Strings(got)
-		if strings.Join(got, " ") != want {
-			t.Errorf("keep %d: prune %v, want %q", keep, got, want)
-		}
-	}
 }
 
 func TestCheckManager(t *testing.T) {
@@ -222,11 +33,11 @@ func TestCheckManager(t *testing.T) {
 }
 
 func TestApplyFaults(t *testing.T) {
-	d := desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "two"})
-	live := applied(t, desiredFor(t, map[string]string{"compose.yml": planCompose, "pw.txt": "one"}))
+	d := plantest.Desired(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "two"})
+	live := plantest.Applied(t, plantest.Desired(t, map[string]string{"compose.yml": plantest.Compose, "pw.txt": "one"}))
 
 	t.Run("update out of sequence is retried with the new version", func(t *testing.T) {
-		p, _ := MakePlan(d, live, 0)
+		p, _ := plan.MakePlan(d, live, 0)
 		var versions []uint64
 		f := &fakeEngine{
 			serviceUpdate: func(_ string, v swarm.Version) error {
@@ -259,7 +70,7 @@ func TestApplyFaults(t *testing.T) {
 	})
 
 	t.Run("a version another deploy created first is reused", func(t *testing.T) {
-		p, _ := MakePlan(d, live, 0)
+		p, _ := plan.MakePlan(d, live, 0)
 		name := p.Versions[0].Name
 		f := &fakeEngine{
 			secretCreate: func(swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
@@ -280,8 +91,8 @@ func TestApplyFaults(t *testing.T) {
 	})
 
 	t.Run("an engine refusal puts back what the deploy took", func(t *testing.T) {
-		withExtra := desiredFor(t, map[string]string{"compose.yml": strings.Replace(planCompose, "services:\n", "services:\n  extra:\n    image: example/extra:1\n", 1), "pw.txt": "two"})
-		p, err := MakePlan(withExtra, live, 0)
+		withExtra := plantest.Desired(t, map[string]string{"compose.yml": strings.Replace(plantest.Compose, "services:\n", "services:\n  extra:\n    image: example/extra:1\n", 1), "pw.txt": "two"})
+		p, err := plan.MakePlan(withExtra, live, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +123,7 @@ func TestApplyFaults(t *testing.T) {
 	})
 
 	t.Run("a failed update is reported with the service", func(t *testing.T) {
-		p, _ := MakePlan(d, live, 0)
+		p, _ := plan.MakePlan(d, live, 0)
 		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}
 		_, err := Apply(context.Background(), f, p, Quiet{})
 		if err == nil || !strings.Contains(err.Error(), "update service shop_web: boom") {

@@ -588,3 +588,30 @@ func (e *Engine) NodeList(context.Context, client.NodeListOptions) (client.NodeL
 	return client.NodeListResult{Items: []swarm.Node{{ID: "node1", Status: swarm.NodeStatus{State: swarm.NodeStateReady},
 		Description: swarm.NodeDescription{Hostname: "manager"}, Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager}}}}, nil
 }
+
+// Log records what a command reports (engine.Reporter): Lines are its
+// progress lines, Statuses its live-status lines.
+type Log struct {
+	mu       sync.Mutex
+	Lines    []string
+	Statuses []string
+}
+
+func (l *Log) Printf(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Lines = append(l.Lines, fmt.Sprintf(format, a...))
+}
+
+func (l *Log) Status(service, line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Statuses = append(l.Statuses, service+": "+line)
+}
+
+// Text is every progress line so far, one per line.
+func (l *Log) Text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.Lines, "\n")
+}

@@ -1,6 +1,7 @@
-// Package rotate turns values into named versions, plans what a deploy
-// changes in the engine, applies the plan and prunes what nothing needs.
-package rotate
+// Package plan is pure: it names versions, compares the desired stack
+// with the observed one and says what a deploy, a rotation or a prune
+// would change. It takes no context and calls no engine.
+package plan
 
 import (
 	"crypto/hmac"
@@ -47,16 +48,4 @@ func NameVersion(stack string, src compose.Source, v sopsbridge.Value) Version {
 	mac.Write(v.Data)
 	hash := hex.EncodeToString(mac.Sum(nil))[:HashLen]
 	return Version{Source: src, Value: v, Name: src.Name + "." + hash, Hash: hash}
-}
-
-// readRequest is what sopsbridge needs to read a compose source.
-func readRequest(s compose.Source) sopsbridge.Source {
-	r := sopsbridge.Source{Ref: s.Ref(), Kind: string(s.Kind), MaxSize: s.Kind.MaxSize(), Inline: s.Inline}
-	if s.Origin == compose.FromFile {
-		r.File = s.File
-	}
-	if s.SOPS != nil {
-		r.SOPS = &sopsbridge.SOPSRef{Path: s.SOPS.Path, Format: s.SOPS.Format}
-	}
-	return r
 }

@@ -1,4 +1,4 @@
-package rotate
+package plan
 
 import (
 	"encoding/json"
@@ -153,7 +153,8 @@ func equalJSON(a, b any) bool {
 	return string(x) == string(y)
 }
 
-func deepCopy(spec swarm.ServiceSpec) swarm.ServiceSpec {
+// CopySpec is a deep copy of a service spec.
+func CopySpec(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	b, err := json.Marshal(spec)
 	if err != nil {
 		panic(err)
@@ -165,8 +166,8 @@ func deepCopy(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	return out
 }
 
-// summary is a one-line description of a diff, for progress lines.
-func summary(diffs []FieldDiff) string {
+// Summary is a one-line description of a diff, for progress lines.
+func Summary(diffs []FieldDiff) string {
 	var paths []string
 	for _, d := range diffs {
 		paths = append(paths, d.Path)

@@ -1,4 +1,4 @@
-package rotate
+package plan
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -39,7 +38,8 @@ type Plan struct {
 type NetworkChange struct {
 	Name   string `json:"name"`
 	Action Action `json:"action"`
-	opts   client.NetworkCreateOptions
+	// Options are docker's converter's create options.
+	Options compose.NetworkOptions `json:"-"`
 }
 
 // VersionChange creates or removes one secret or config version.
@@ -49,8 +49,8 @@ type VersionChange struct {
 	Name   string       `json:"name"`
 	Action Action       `json:"action"`
 	ID     string       `json:"id,omitempty"`
-	// version holds the value; it never reaches JSON.
-	version *Version
+	// Version holds the value; it never reaches JSON.
+	Version *Version `json:"-"`
 }
 
 // ServiceChange creates or updates one service, once.
@@ -62,8 +62,10 @@ type ServiceChange struct {
 	// InProgress: unchanged, but an earlier rollout is still going on;
 	// the deploy waits for it.
 	InProgress bool `json:"in_progress,omitempty"`
-	spec       swarm.ServiceSpec
-	live       *swarm.Service
+	// Spec is what the service becomes; Live what it is (nil when it is
+	// created). They stay out of JSON: an environment may hold anything.
+	Spec swarm.ServiceSpec `json:"-"`
+	Live *swarm.Service    `json:"-"`
 }
 
 // Changes reports whether applying the plan writes anything.
@@ -109,7 +111,7 @@ func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 		return nil, err
 	}
 	for _, name := range compose.SortedKeys(specs.Networks) {
-		nc := NetworkChange{Name: name, Action: Create, opts: specs.Networks[name]}
+		nc := NetworkChange{Name: name, Action: Create, Options: specs.Networks[name]}
 		if _, ok := s.Networks[name]; ok {
 			nc.Action = Unchanged
 		}
@@ -124,7 +126,7 @@ func MakePlan(d *Desired, s *State, keep int) (*Plan, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s is in stack %s but not in the compose files: left as it is (docker service rm %s removes it)", name, p.Stack, name))
 		}
 	}
-	p.Prune = SelectPrune(p.Stack, s, plannedRefs(p, s), keep)
+	p.Prune = selectPrune(p.Stack, s, plannedRefs(p, s), keep)
 	return p, nil
 }
 
@@ -135,8 +137,8 @@ func planVersions(d *Desired, s *State) ([]VersionChange, map[string]*Version) {
 	for i := range d.Versions {
 		v := &d.Versions[i]
 		wanted[v.Name] = v
-		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, version: v}
-		if id, ok := s.versionID(v.Source.Kind, v.Name); ok {
+		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, Version: v}
+		if id, ok := s.VersionID(v.Source.Kind, v.Name); ok {
 			vc.Action, vc.ID = Unchanged, id
 		}
 		out = append(out, vc)
@@ -146,20 +148,20 @@ func planVersions(d *Desired, s *State) ([]VersionChange, map[string]*Version) {
 
 // planService compares one service's converted spec with its live one.
 func planService(name string, spec swarm.ServiceSpec, live map[string]swarm.Service, s *State) ServiceChange {
-	sc := ServiceChange{Name: name, Action: Create, spec: spec}
+	sc := ServiceChange{Name: name, Action: Create, Spec: spec}
 	svc, ok := live[name]
 	if !ok {
 		return sc
 	}
-	sc.ID, sc.live = svc.ID, &svc
+	sc.ID, sc.Live = svc.ID, &svc
 	// As docker stack deploy does: keep ForceUpdate, and keep the digest
 	// the engine pinned when the image name is unchanged.
-	sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+	sc.Spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
 	if spec.TaskTemplate.ContainerSpec != nil && svc.Spec.TaskTemplate.ContainerSpec != nil &&
 		spec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[LabelImage] {
-		sc.spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
+		sc.Spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
 	}
-	sc.Diff = DiffSpecs(svc.Spec, normalize(sc.spec, s))
+	sc.Diff = DiffSpecs(svc.Spec, Normalize(sc.Spec, s))
 	for i, d := range sc.Diff {
 		if to, ok := d.To.(string); ok && strings.HasPrefix(to, placeholder) {
 			sc.Diff[i].To = "(new)"
@@ -190,7 +192,7 @@ func resolveIDs(d *Desired, s *State, wanted map[string]*Version) (*compose.Spec
 	out.Services = make(map[string]swarm.ServiceSpec, len(d.Specs.Services))
 	missing := map[compose.Kind]map[string]bool{compose.Secret: {}, compose.Config: {}}
 	resolve := func(kind compose.Kind, name string) string {
-		if id, ok := s.versionID(kind, name); ok {
+		if id, ok := s.VersionID(kind, name); ok {
 			return id
 		}
 		if v, ok := wanted[name]; !ok || v.Source.Kind != kind {
@@ -199,7 +201,7 @@ func resolveIDs(d *Desired, s *State, wanted map[string]*Version) (*compose.Spec
 		return placeholder + name
 	}
 	for name, spec := range d.Specs.Services {
-		spec = deepCopy(spec)
+		spec = CopySpec(spec)
 		if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
 			for _, r := range cs.Secrets {
 				r.SecretID = resolve(compose.Secret, r.SecretName)
@@ -223,7 +225,8 @@ func resolveIDs(d *Desired, s *State, wanted map[string]*Version) (*compose.Spec
 }
 
 // versionID finds a secret or config by exact name.
-func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
+// VersionID is the ID of the secret or config of that name, if the swarm holds it.
+func (s *State) VersionID(kind compose.Kind, name string) (string, bool) {
 	if kind == compose.Secret {
 		x, ok := s.Secrets[name]
 		return x.ID, ok
@@ -236,7 +239,7 @@ func (s *State) versionID(kind compose.Kind, name string) (string, bool) {
 // that a network outside the stack already has (a name: of its own, most
 // likely): docker stack deploy fails on it half way ("network with name
 // ... already exists"), and taking over another's network is not a deploy.
-func checkNetworkNames(p *compose.Project, nets map[string]client.NetworkCreateOptions, s *State) error {
+func checkNetworkNames(p *compose.Project, nets map[string]compose.NetworkOptions, s *State) error {
 	var errs []string
 	for _, name := range compose.SortedKeys(nets) {
 		n, ok := s.Networks[name]
@@ -354,10 +357,10 @@ func protocolOf(pc swarm.PortConfig) network.IPProtocol {
 	return network.IPProtocol(strings.ToLower(string(pc.Protocol)))
 }
 
-// normalize fills in what the engine adds to a spec it stores, so that an
+// Normalize fills in what the engine adds to a spec it stores, so that an
 // unchanged service compares equal to its live spec.
-func normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
-	spec = deepCopy(spec)
+func Normalize(spec swarm.ServiceSpec, s *State) swarm.ServiceSpec {
+	spec = CopySpec(spec)
 	normalizeMode(&spec.Mode)
 	for _, uc := range []*swarm.UpdateConfig{spec.UpdateConfig, spec.RollbackConfig} {
 		if uc != nil && uc.FailureAction == "" {
@@ -446,7 +449,7 @@ func plannedRefs(p *Plan, s *State) map[string]bool {
 	for _, svc := range s.Services {
 		sc, ok := changed[svc.Spec.Name]
 		if ok && sc.Action == Update {
-			usedRefs(&sc.spec, used)
+			usedRefs(&sc.Spec, used)
 			usedRefs(&svc.Spec, used)
 			continue
 		}
@@ -455,7 +458,7 @@ func plannedRefs(p *Plan, s *State) map[string]bool {
 	}
 	for i := range p.Services {
 		if p.Services[i].Action == Create {
-			usedRefs(&p.Services[i].spec, used)
+			usedRefs(&p.Services[i].Spec, used)
 		}
 	}
 	// A version the compose files define stays, even if no service uses it.
@@ -465,10 +468,25 @@ func plannedRefs(p *Plan, s *State) map[string]bool {
 	return used
 }
 
-// SelectPrune picks the stack's stackctl versions that no service refers
+// Unused is what pruning the observed swarm removes: the stack's versions
+// that no service refers to in its spec or previous spec and the compose
+// files do not define (desired), beyond keep per name.
+func Unused(s *State, desired []Version, keep int) []VersionChange {
+	used := map[string]bool{}
+	for i := range s.Services {
+		usedRefs(&s.Services[i].Spec, used)
+		usedRefs(s.Services[i].PreviousSpec, used)
+	}
+	for _, v := range desired {
+		used[string(v.Source.Kind)+"/"+v.Name] = true
+	}
+	return selectPrune(s.Stack, s, used, keep)
+}
+
+// selectPrune picks the stack's stackctl versions that no service refers
 // to in its spec or previous spec (a rollback needs the previous one),
 // keeping the newest keep unused versions of each name.
-func SelectPrune(stack string, s *State, used map[string]bool, keep int) []VersionChange {
+func selectPrune(stack string, s *State, used map[string]bool, keep int) []VersionChange {
 	type candidate struct {
 		vc      VersionChange
 		logical string

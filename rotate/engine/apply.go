@@ -1,4 +1,4 @@
-package rotate
+package engine
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stackctl/stackctl/rotate/plan"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
@@ -58,7 +60,7 @@ type applier interface {
 // Apply carries out a plan in docker stack deploy's order: networks, then
 // secret and config versions, then services, each changed service with
 // exactly one create or update, all sent at once.
-func Apply(ctx context.Context, eng applier, p *Plan, report Reporter) ([]Rollout, error) {
+func Apply(ctx context.Context, eng applier, p *plan.Plan, report Reporter) ([]Rollout, error) {
 	if err := createNetworks(ctx, eng, p, report); err != nil {
 		return nil, err
 	}
@@ -79,13 +81,13 @@ func Apply(ctx context.Context, eng applier, p *Plan, report Reporter) ([]Rollou
 	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
 }
 
-func createNetworks(ctx context.Context, eng applier, p *Plan, report Reporter) error {
+func createNetworks(ctx context.Context, eng applier, p *plan.Plan, report Reporter) error {
 	for _, n := range p.Networks {
-		if n.Action != Create {
+		if n.Action != plan.Create {
 			continue
 		}
 		report.Printf("creating network %s", n.Name)
-		if _, err := eng.NetworkCreate(ctx, n.Name, n.opts); err != nil && !errdefs.IsConflict(err) {
+		if _, err := eng.NetworkCreate(ctx, n.Name, n.Options); err != nil && !errdefs.IsConflict(err) {
 			return fmt.Errorf("create network %s: %w", n.Name, err)
 		}
 	}
@@ -94,16 +96,16 @@ func createNetworks(ctx context.Context, eng applier, p *Plan, report Reporter) 
 
 // createVersions creates the plan's new versions and returns the ID of
 // every version by kind/name.
-func createVersions(ctx context.Context, eng applier, p *Plan, report Reporter) (map[string]string, error) {
+func createVersions(ctx context.Context, eng applier, p *plan.Plan, report Reporter) (map[string]string, error) {
 	ids := map[string]string{}
 	for i := range p.Versions {
 		v := &p.Versions[i]
-		if v.Action != Create {
+		if v.Action != plan.Create {
 			ids[string(v.Kind)+"/"+v.Name] = v.ID
 			continue
 		}
 		report.Printf("creating %s %s", v.Kind, v.Name)
-		id, err := createVersion(ctx, eng, p.Stack, v.version)
+		id, err := createVersion(ctx, eng, p.Stack, v.Version)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +117,7 @@ func createVersions(ctx context.Context, eng applier, p *Plan, report Reporter) 
 
 // applyServices creates or updates every changed service, at once, and
 // returns the rollouts that started and the engine's refusals.
-func applyServices(ctx context.Context, eng applier, p *Plan, ids map[string]string, report Reporter) ([]Rollout, error) {
+func applyServices(ctx context.Context, eng applier, p *plan.Plan, ids map[string]string, report Reporter) ([]Rollout, error) {
 	var (
 		mu       sync.Mutex
 		rollouts []Rollout
@@ -123,14 +125,14 @@ func applyServices(ctx context.Context, eng applier, p *Plan, ids map[string]str
 		wg       sync.WaitGroup
 	)
 	for _, planned := range p.Services {
-		if planned.Action == Unchanged {
+		if planned.Action == plan.Unchanged {
 			continue
 		}
 		// The plan is a value: the spec sent is a copy, with the IDs of
 		// the versions just created.
 		sc := planned
-		sc.spec = deepCopy(planned.spec)
-		if err := fillIDs(&sc.spec, ids); err != nil {
+		sc.Spec = plan.CopySpec(planned.Spec)
+		if err := fillIDs(&sc.Spec, ids); err != nil {
 			wg.Wait()
 			return rollouts, fmt.Errorf("service %s: %w", sc.Name, err)
 		}
@@ -181,15 +183,15 @@ func undo(ctx context.Context, eng applier, rollouts []Rollout, report Reporter)
 	return fmt.Errorf("the engine refused part of the deploy, so the services it took were put back (%s): nothing of this deploy is live but its new versions, which the next deploy reuses or prunes", strings.Join(names, ", "))
 }
 
-func createVersion(ctx context.Context, eng applier, stack string, v *Version) (string, error) {
+func createVersion(ctx context.Context, eng applier, stack string, v *plan.Version) (string, error) {
 	labels := map[string]string{}
 	for k, val := range v.Source.Labels {
 		labels[k] = val
 	}
-	labels[LabelNamespace] = stack
+	labels[plan.LabelNamespace] = stack
 	if v.Source.Origin != compose.FromDriver {
-		labels[LabelName] = v.Source.Name
-		labels[LabelHash] = v.Hash
+		labels[plan.LabelName] = v.Source.Name
+		labels[plan.LabelHash] = v.Hash
 	}
 	ann := swarm.Annotations{Name: v.Name, Labels: labels}
 	var templating *swarm.Driver
@@ -255,7 +257,7 @@ func fillIDs(spec *swarm.ServiceSpec, ids map[string]string) error {
 		return nil
 	}
 	for _, r := range cs.Secrets {
-		if strings.HasPrefix(r.SecretID, placeholder) {
+		if strings.HasPrefix(r.SecretID, compose.PendingID) {
 			id, ok := ids["secret/"+r.SecretName]
 			if !ok {
 				return fmt.Errorf("secret %s was not created", r.SecretName)
@@ -264,7 +266,7 @@ func fillIDs(spec *swarm.ServiceSpec, ids map[string]string) error {
 		}
 	}
 	for _, r := range cs.Configs {
-		if strings.HasPrefix(r.ConfigID, placeholder) {
+		if strings.HasPrefix(r.ConfigID, compose.PendingID) {
 			id, ok := ids["config/"+r.ConfigName]
 			if !ok {
 				return fmt.Errorf("config %s was not created", r.ConfigName)
@@ -278,22 +280,22 @@ func fillIDs(spec *swarm.ServiceSpec, ids map[string]string) error {
 // maxOutOfSequence bounds the retries when another writer bumps a service's version.
 const maxOutOfSequence = 5
 
-func applyService(ctx context.Context, eng applier, sc *ServiceChange, report Reporter) (Rollout, error) {
-	r := Rollout{Name: sc.Name, spec: sc.spec, start: time.Now()}
-	if sc.Action == Create {
+func applyService(ctx context.Context, eng applier, sc *plan.ServiceChange, report Reporter) (Rollout, error) {
+	r := Rollout{Name: sc.Name, spec: sc.Spec, start: time.Now()}
+	if sc.Action == plan.Create {
 		report.Printf("creating service %s", sc.Name)
-		resp, err := eng.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: sc.spec})
+		resp, err := eng.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: sc.Spec})
 		if err != nil {
 			return r, fmt.Errorf("create service %s: %w", sc.Name, err)
 		}
 		r.ID, r.Created = resp.ID, true
 		return r, nil
 	}
-	report.Printf("updating service %s (%s)", sc.Name, summary(sc.Diff))
-	live := *sc.live
+	report.Printf("updating service %s (%s)", sc.Name, plan.Summary(sc.Diff))
+	live := *sc.Live
 	r.ID, r.prev = live.ID, live.UpdateStatus
 	for attempt := 1; ; attempt++ {
-		resp, err := eng.ServiceUpdate(ctx, live.ID, client.ServiceUpdateOptions{Version: live.Version, Spec: sc.spec})
+		resp, err := eng.ServiceUpdate(ctx, live.ID, client.ServiceUpdateOptions{Version: live.Version, Spec: sc.Spec})
 		if err == nil {
 			for _, w := range resp.Warnings {
 				report.Printf("service %s: %s", sc.Name, w)
@@ -310,6 +312,6 @@ func applyService(ctx context.Context, eng applier, sc *ServiceChange, report Re
 		svc := got.Service
 		live = svc
 		r.prev = svc.UpdateStatus
-		sc.spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+		sc.Spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
 	}
 }

@@ -1,4 +1,4 @@
-package rotate
+package engine
 
 import (
 	"context"
@@ -8,28 +8,12 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // ErrNotManager means the engine cannot take swarm writes.
 var ErrNotManager = errors.New(`this node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again`)
-
-// State is what the engine holds that a deploy of one stack depends on.
-type State struct {
-	Stack string
-	// Networks by name: the stack's own and every other (for external ones).
-	Networks map[string]network.Summary
-	// SwarmIDs are the swarm's IDs of the predefined networks (host,
-	// bridge) that the stack's services are attached to: swarm gives them
-	// IDs of its own, which the network list does not show.
-	SwarmIDs map[string]string
-	// Secrets and Configs: every one in the swarm, by name (external
-	// references may name any of them).
-	Secrets map[string]swarm.Secret
-	Configs map[string]swarm.Config
-	// Services: every one in the swarm, so that prune never removes a
-	// version another stack refers to.
-	Services []swarm.Service
-}
 
 // ErrNoStack means the engine has nothing of the stack a command names.
 var ErrNoStack = errors.New("no such stack")
@@ -82,8 +66,8 @@ func CheckManager(ctx context.Context, eng observer) error {
 }
 
 // Observe reads what the deploy of stack depends on. It writes nothing.
-func Observe(ctx context.Context, eng observer, stack string) (*State, error) {
-	s := &State{Stack: stack, Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
+func Observe(ctx context.Context, eng observer, stack string) (*plan.State, error) {
+	s := &plan.State{Stack: stack, Networks: map[string]network.Summary{}, Secrets: map[string]swarm.Secret{}, Configs: map[string]swarm.Config{}}
 	nets, err := eng.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
@@ -110,7 +94,7 @@ func Observe(ctx context.Context, eng observer, stack string) (*State, error) {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
 	s.Services = services.Items
-	if err := s.findSwarmIDs(ctx, eng); err != nil {
+	if err := findSwarmIDs(ctx, eng, s); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -119,7 +103,7 @@ func Observe(ctx context.Context, eng observer, stack string) (*State, error) {
 // findSwarmIDs inspects the networks the stack's services are attached to
 // that the network list does not have: swarm's own objects for host and
 // bridge.
-func (s *State) findSwarmIDs(ctx context.Context, eng observer) error {
+func findSwarmIDs(ctx context.Context, eng observer, s *plan.State) error {
 	s.SwarmIDs = map[string]string{}
 	known := map[string]bool{}
 	for _, n := range s.Networks {
@@ -143,17 +127,6 @@ func (s *State) findSwarmIDs(ctx context.Context, eng observer) error {
 	return nil
 }
 
-// StackServices are the services labelled with the stack's namespace.
-func (s *State) StackServices() map[string]swarm.Service {
-	out := map[string]swarm.Service{}
-	for _, svc := range s.Services {
-		if svc.Spec.Labels[LabelNamespace] == s.Stack {
-			out[svc.Spec.Name] = svc
-		}
-	}
-	return out
-}
-
 func stackFilter(stack string) client.Filters {
-	return make(client.Filters).Add("label", LabelNamespace+"="+stack)
+	return make(client.Filters).Add("label", plan.LabelNamespace+"="+stack)
 }

@@ -1,4 +1,4 @@
-package rotate
+package engine
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // WaitOptions bound how Wait polls.
@@ -407,4 +408,17 @@ func orZero(t *time.Time) *time.Time {
 		return &time.Time{}
 	}
 	return t
+}
+
+// InProgress are the rollouts of unchanged services that an earlier deploy
+// started and nobody saw finish (it was killed, or lost its connection).
+func InProgress(p *plan.Plan) []Rollout {
+	var out []Rollout
+	for _, sc := range p.Services {
+		if sc.InProgress {
+			r := Rollout{Name: sc.Name, ID: sc.ID, spec: sc.Live.Spec, start: time.Now()}
+			out = append(out, r)
+		}
+	}
+	return out
 }

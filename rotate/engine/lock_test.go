@@ -1,4 +1,4 @@
-package rotate
+package engine
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
+	"github.com/stackctl/stackctl/rotate/engine/enginetest"
 )
 
 // configStore is an engine that holds configs the way a manager does:
@@ -99,18 +100,6 @@ func (s *configStore) ConfigRemove(_ context.Context, id string, _ client.Config
 	return client.ConfigRemoveResult{}, nil
 }
 
-type printed struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (p *printed) Printf(f string, a ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lines = append(p.lines, fmt.Sprintf(f, a...))
-}
-func (p *printed) Status(string, string) {}
-
 func TestLock(t *testing.T) {
 	defer func(d time.Duration) { lockPoll = d }(lockPoll)
 	lockPoll = time.Millisecond
@@ -166,7 +155,7 @@ func TestLock(t *testing.T) {
 			if tc.before != nil {
 				tc.before(s, l)
 			}
-			var out printed
+			var out enginetest.Log
 			l2, err := AcquireLock(ctx, s, "shop", tc.second, &out)
 			if tc.wantErr != "" {
 				var held *LockHeld
@@ -187,7 +176,7 @@ func TestLock(t *testing.T) {
 					t.Errorf("released, yet %d configs are left", len(s.configs))
 				}
 			}
-			if got := strings.Join(out.lines, "\n"); !strings.Contains(got, tc.wantOut) {
+			if got := out.Text(); !strings.Contains(got, tc.wantOut) {
 				t.Errorf("printed %q, want %q", got, tc.wantOut)
 			}
 		})
@@ -251,14 +240,14 @@ func TestLockNameFitsSwarm(t *testing.T) {
 func TestLockLost(t *testing.T) {
 	s := newConfigStore()
 	ctx := context.Background()
-	mine, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "first"}, &printed{})
+	mine, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "first"}, &enginetest.Log{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := mine.Check(ctx); err != nil {
 		t.Fatalf("check of a held lock: %v", err)
 	}
-	theirs, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "second", Force: true}, &printed{})
+	theirs, err := AcquireLock(ctx, s, "shop", LockOptions{Holder: "second", Force: true}, &enginetest.Log{})
 	if err != nil {
 		t.Fatal(err)
 	}

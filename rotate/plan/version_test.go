@@ -1,4 +1,4 @@
-package rotate
+package plan
 
 import (
 	"fmt"

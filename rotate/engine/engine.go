@@ -1,20 +1,12 @@
-package rotate
+// Package engine holds every Docker Engine API call stackctl makes: it
+// observes a stack, applies a plan, waits for the rollout, holds the
+// stack's lock and removes versions, each behind a small interface.
+package engine
 
 import (
 	"context"
 
 	"github.com/moby/moby/client"
-)
-
-// Labels on what stackctl makes. com.docker.stack.namespace is docker's own,
-// so `docker stack ls/ps/services/rm` treat a stackctl stack as theirs.
-const (
-	LabelNamespace = "com.docker.stack.namespace"
-	LabelImage     = "com.docker.stack.image"
-	// LabelName is the swarm name a version belongs to (<stack>_<key> or name:).
-	LabelName = "io.stackctl.name"
-	// LabelHash is the version's keyed content hash.
-	LabelHash = "io.stackctl.hash"
 )
 
 // Engine is the part of the Docker Engine API that stackctl uses: the
