@@ -67,7 +67,11 @@ type RotateOptions struct {
 	// NoDeploy writes the new ciphertext and stops (a pull-request flow).
 	NoDeploy bool
 	DryRun   bool
-	Deploy   DeployOptions
+	// Record, when set, is called with the files a rotation rewrote once
+	// they read back as the new values, before anything rolls out (a git
+	// commit and push, say). Its error stops the rotation: nothing rolls.
+	Record func(ctx context.Context, files []string) error
+	Deploy DeployOptions
 }
 
 // RotateResult is what a rotation wrote and rolled.
@@ -161,8 +165,16 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 		report.Printf("would write a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
 		return res, nil
 	}
-	if err := writeNewValue(ctx, src, opts.Value, res, report); err != nil || opts.NoDeploy {
+	if err := writeNewValue(ctx, src, opts.Value, res, report); err != nil {
 		return res, err
+	}
+	if opts.Record != nil {
+		if err := opts.Record(ctx, []string{src.File}); err != nil {
+			return res, fmt.Errorf("%w\nthe new value is in %s, but was not recorded: nothing was rolled out; record it and run `stackctl deploy`, or undo with `git checkout -- %s`", err, src.File, src.File)
+		}
+	}
+	if opts.NoDeploy {
+		return res, nil
 	}
 	deployed, err := apply(ctx, eng, d, p, opts.Deploy, report)
 	res.Deploy = deployed
