@@ -48,6 +48,8 @@ type Source struct {
 	Inline []byte
 	// SOPS is set by an x-sops extension.
 	SOPS *SOPSRef
+	// Rotate is set by an x-rotate extension (secrets only).
+	Rotate *RotatePolicy
 	// Labels are the compose labels of the object.
 	Labels map[string]string
 	// TemplateDriver is a config's or secret's template_driver (golang):
@@ -93,12 +95,8 @@ func (p *Project) Sources(skipNoValue bool) ([]Source, []string, error) {
 		for _, key := range SortedKeys(objs) {
 			obj := objs[key]
 			x := p.extras[kind][key]
-			if (obj.External.External || obj.Driver != "") && (x.Environment != "" || x.HasContent) {
-				what := "external: true"
-				if obj.Driver != "" {
-					what = "driver:"
-				}
-				errs = append(errs, fmt.Sprintf("%ss.%s: %s and a value (environment: or content:): keep one", kind, key, what))
+			if msg := notOurs(kind, key, obj, x); msg != "" {
+				errs = append(errs, msg)
 				continue
 			}
 			if obj.External.External {
@@ -138,6 +136,25 @@ func (p *Project) Sources(skipNoValue bool) ([]Source, []string, error) {
 	return out, warnings, nil
 }
 
+// notOurs says what is wrong with an external or driver secret or config
+// that also says how stackctl should make or rotate its value.
+func notOurs(kind Kind, key string, obj composetypes.FileObjectConfig, x objectExtra) string {
+	if !obj.External.External && obj.Driver == "" {
+		return ""
+	}
+	what := "external: true"
+	if obj.Driver != "" {
+		what = "driver:"
+	}
+	if x.Environment != "" || x.HasContent {
+		return fmt.Sprintf("%ss.%s: %s and a value (environment: or content:): keep one", kind, key, what)
+	}
+	if x.Rotate != nil {
+		return fmt.Sprintf("%ss.%s.x-rotate: the value of a secret with %s is not stackctl's to rotate: rotate it where it is made, or remove x-rotate", kind, key, what)
+	}
+	return ""
+}
+
 // errNoValue: a secret or config with neither file:, environment: nor content:.
 var errNoValue = errors.New("no value: set file:, environment: or content:, or mark it external: true")
 
@@ -173,18 +190,32 @@ func (p *Project) source(kind Kind, key string, obj composetypes.FileObjectConfi
 	default:
 		return s, fmt.Errorf("%s: %w", where, errNoValue)
 	}
-	ref, err := parseXSops(x.SOPS)
-	if err != nil {
-		return s, fmt.Errorf("%s.x-sops: %w", where, err)
+	if err := s.readExtensions(where, x); err != nil {
+		return s, err
 	}
-	if ref != nil && s.Origin != FromFile {
-		return s, fmt.Errorf("%s.x-sops: only a file: source can be SOPS-encrypted, this one is %s:", where, s.Origin)
-	}
-	s.SOPS = ref
 	if err := ValidateName(kind, key, s.Name); err != nil {
 		return s, err
 	}
 	return s, nil
+}
+
+// readExtensions reads x-sops and x-rotate into s.
+func (s *Source) readExtensions(where string, x objectExtra) error {
+	ref, err := parseXSops(x.SOPS)
+	if err != nil {
+		return fmt.Errorf("%s.x-sops: %w", where, err)
+	}
+	if ref != nil && s.Origin != FromFile {
+		return fmt.Errorf("%s.x-sops: only a file: source can be SOPS-encrypted, this one is %s:", where, s.Origin)
+	}
+	s.SOPS = ref
+	if s.Rotate, err = parseXRotate(x.Rotate); err != nil {
+		return fmt.Errorf("%s.x-rotate: %w", where, err)
+	}
+	if s.Rotate != nil && (s.Kind != Secret || ref == nil) {
+		return fmt.Errorf("%s.x-rotate: only a secret from a SOPS-encrypted file (x-sops) can be rotated, as rotation writes the new value back into it: encrypt it with sops and add x-sops, or remove x-rotate", where)
+	}
+	return nil
 }
 
 // VersionSuffixLen is the length of ".<hash>" that versioning appends.

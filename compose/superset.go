@@ -24,7 +24,8 @@ import (
 //     docker's format has only the list, which swarm ignores anyway;
 //   - secrets.*.environment, secrets.*.content, configs.*.environment,
 //     configs.*.content: a value from a variable or inline;
-//   - x-sops on secrets and configs (stackctl's own extension);
+//   - x-sops on secrets and configs, x-rotate on secrets (stackctl's own
+//     extensions);
 //   - version: files that say different versions (docker refuses to merge
 //     them; the compose specification calls version informative) are read
 //     with the newest of them.
@@ -38,6 +39,8 @@ type objectExtra struct {
 	HasContent bool
 	// SOPS is the x-sops extension as written.
 	SOPS any
+	// Rotate is the x-rotate extension as written.
+	Rotate any
 }
 
 type superset struct {
@@ -50,7 +53,7 @@ type superset struct {
 }
 
 // objectKeys are the keys of a secret or config that docker's format lacks.
-var objectKeys = []string{"environment", "content", "x-sops"}
+var objectKeys = []string{"environment", "content", "x-sops", "x-rotate"}
 
 func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*superset, error) {
 	t := &supersetTaker{
@@ -169,7 +172,7 @@ func (t *supersetTaker) profiles(f rawFile, svcName string, raw any) ([]string, 
 	return names, nil
 }
 
-// takeObjects takes environment:, content: and x-sops from each secret or
+// takeObjects takes environment:, content:, x-sops and x-rotate from each secret or
 // config. As docker merges secrets and configs, a later file's definition
 // replaces the earlier one whole.
 func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
@@ -199,7 +202,7 @@ func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
 			}
 			x.Content, x.HasContent = c, true
 		}
-		x.SOPS = obj["x-sops"]
+		x.SOPS, x.Rotate = obj["x-sops"], obj["x-rotate"]
 		for _, k := range objectKeys {
 			delete(obj, k)
 		}

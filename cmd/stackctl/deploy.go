@@ -89,6 +89,7 @@ func runDeploy(ctx context.Context, d *deps, opts deployOptions) (err error) {
 		if err != nil {
 			return nil, inputError(err)
 		}
+		again.Provenance = desired.Provenance
 		return again, nil
 	}
 	res, err := rotate.Deploy(ctx, eng, desired, opts.deploy, reporter(d, opts.output.quiet))
@@ -119,5 +120,6 @@ func prepare(ctx context.Context, d *deps, opts compose.Options, quiet bool) (*p
 		report.Printf("warning: %s", w)
 	}
 	desired.Warnings = nil
+	desired.Provenance = provenance(d.getenv)
 	return desired, nil
 }

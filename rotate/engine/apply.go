@@ -105,7 +105,7 @@ func createVersions(ctx context.Context, eng applier, p *plan.Plan, report Repor
 			continue
 		}
 		report.Printf("creating %s %s", v.Kind, v.Name)
-		id, err := createVersion(ctx, eng, p.Stack, v.Version)
+		id, err := createVersion(ctx, eng, v)
 		if err != nil {
 			return nil, err
 		}
@@ -183,17 +183,9 @@ func undo(ctx context.Context, eng applier, rollouts []Rollout, report Reporter)
 	return fmt.Errorf("the engine refused part of the deploy, so the services it took were put back (%s): nothing of this deploy is live but its new versions, which the next deploy reuses or prunes", strings.Join(names, ", "))
 }
 
-func createVersion(ctx context.Context, eng applier, stack string, v *plan.Version) (string, error) {
-	labels := map[string]string{}
-	for k, val := range v.Source.Labels {
-		labels[k] = val
-	}
-	labels[plan.LabelNamespace] = stack
-	if v.Source.Origin != compose.FromDriver {
-		labels[plan.LabelName] = v.Source.Name
-		labels[plan.LabelHash] = v.Hash
-	}
-	ann := swarm.Annotations{Name: v.Name, Labels: labels}
+func createVersion(ctx context.Context, eng applier, vc *plan.VersionChange) (string, error) {
+	v := vc.Version
+	ann := swarm.Annotations{Name: v.Name, Labels: vc.Labels}
 	var templating *swarm.Driver
 	if d := v.Source.TemplateDriver; d != "" {
 		templating = &swarm.Driver{Name: d} // as docker's convert.Secrets and convert.Configs set it

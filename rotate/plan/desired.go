@@ -12,6 +12,9 @@ type Desired struct {
 	Specs *compose.Specs
 	// Warnings are for stderr; they never hold a value.
 	Warnings []string
+	// Provenance names who makes the deploy (LabelCreatedBy, LabelCI*):
+	// labels on every version it creates.
+	Provenance map[string]string
 }
 
 // UseVersion points every reference to one secret or config at another

@@ -49,6 +49,8 @@ type VersionChange struct {
 	Name   string       `json:"name"`
 	Action Action       `json:"action"`
 	ID     string       `json:"id,omitempty"`
+	// Labels are the labels a created version gets.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Version holds the value; it never reaches JSON.
 	Version *Version `json:"-"`
 }
@@ -137,9 +139,10 @@ func planVersions(d *Desired, s *State) ([]VersionChange, map[string]*Version) {
 	for i := range d.Versions {
 		v := &d.Versions[i]
 		wanted[v.Name] = v
-		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Create, Version: v}
-		if id, ok := s.VersionID(v.Source.Kind, v.Name); ok {
-			vc.Action, vc.ID = Unchanged, id
+		vc := VersionChange{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Name, Action: Unchanged, Version: v}
+		var ok bool
+		if vc.ID, ok = s.VersionID(v.Source.Kind, v.Name); !ok {
+			vc.Action, vc.Labels = Create, VersionLabels(d.Project.Stack, v, d.Project.WorkingDir, d.Provenance)
 		}
 		out = append(out, vc)
 	}
