@@ -29,3 +29,66 @@ func (p *Project) UseVersions(names map[Kind]map[string]string) {
 		}
 	}
 }
+
+// Mount is one service's reference to a secret or config.
+type Mount struct {
+	// Service is the compose service's name (without the stack prefix).
+	Service string
+	// Target is where the container reads it: the reference's target:,
+	// or docker's default (the key under /run/secrets/ for a secret,
+	// /<key> for a config).
+	Target string
+}
+
+// Mounts are the services' references to the secret or config key.
+func (p *Project) Mounts(kind Kind, key string) []Mount {
+	var out []Mount
+	for _, svc := range p.Config.Services {
+		var refs []composetypes.FileReferenceConfig
+		if kind == Secret {
+			for _, r := range svc.Secrets {
+				refs = append(refs, composetypes.FileReferenceConfig(r))
+			}
+		} else {
+			for _, r := range svc.Configs {
+				refs = append(refs, composetypes.FileReferenceConfig(r))
+			}
+		}
+		for _, r := range refs {
+			if r.Source != key {
+				continue
+			}
+			m := Mount{Service: svc.Name, Target: r.Target}
+			if m.Target == "" && kind == Config {
+				m.Target = "/" + key
+			} else if m.Target == "" {
+				m.Target = key
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ObjectNames are the stack's secrets or configs, key -> swarm name (a
+// versioned one's is its version's, once UseVersions ran).
+func (p *Project) ObjectNames(kind Kind) map[string]string {
+	out := map[string]string{}
+	if kind == Secret {
+		for key, obj := range p.Config.Secrets {
+			out[key] = orKey(obj.Name, key)
+		}
+	} else {
+		for key, obj := range p.Config.Configs {
+			out[key] = orKey(obj.Name, key)
+		}
+	}
+	return out
+}
+
+func orKey(name, key string) string {
+	if name == "" {
+		return key
+	}
+	return name
+}

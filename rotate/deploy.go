@@ -43,8 +43,9 @@ type DeployOptions struct {
 
 // FormatVersion is the version of the JSON that --output json prints
 // (deploy, plan, rotate, prune): a new field keeps it, a field removed or
-// changed in meaning raises it.
-const FormatVersion = "1.0"
+// changed in meaning raises it. 2.0: rotate lists its secrets under
+// rotated[] (it rotates several at once); status is new.
+const FormatVersion = "2.0"
 
 // Result is what a deploy did, for text and JSON output.
 type Result struct {

@@ -189,7 +189,7 @@ secrets:
 
 	const canary = "CANARY-rotated-orchestrator-3f1d"
 	d := desiredForDir(t, dir, nil)
-	res, err := Rotate(context.Background(), eng, d, RotateOptions{Secret: "db_password", Value: []byte(canary),
+	res, err := Rotate(context.Background(), eng, d, RotateOptions{Values: map[string][]byte{"db_password": []byte(canary)},
 		Deploy: DeployOptions{Wait: fastWait, Lock: engine.LockOptions{Holder: "t"}}}, &enginetest.Log{})
 	if err != nil {
 		t.Fatal(err)
@@ -200,13 +200,13 @@ secrets:
 	if got := eng.Count("ServiceUpdate") - updates; got != 1 {
 		t.Errorf("%d service updates, want 1", got)
 	}
-	if data, ok := eng.Secret(res.Version); !ok || string(data) != canary {
-		t.Errorf("version %s holds %q", res.Version, data)
+	if data, ok := eng.Secret(res.Rotated[0].Version); !ok || string(data) != canary {
+		t.Errorf("version %s holds %q", res.Rotated[0].Version, data)
 	}
 	// The file is the source of truth: it now decrypts to the new value.
 	again := desiredForDir(t, dir, nil)
-	if v := again.Versions[0]; string(v.Data) != canary || v.Name != res.Version {
-		t.Errorf("the file reads back as version %s, want %s", v.Name, res.Version)
+	if v := again.Versions[0]; string(v.Data) != canary || v.Name != res.Rotated[0].Version {
+		t.Errorf("the file reads back as version %s, want %s", v.Name, res.Rotated[0].Version)
 	}
 	if raw, _ := os.ReadFile(filepath.Join(dir, "app.enc.yaml")); strings.Contains(string(raw), canary) {
 		t.Error("the new value is in the file in clear")

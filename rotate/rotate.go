@@ -58,12 +58,10 @@ func Generate(length int, charset string) ([]byte, error) {
 	return nil, fmt.Errorf("charset must be alnum, base64url or hex, not %q", charset)
 }
 
-// RotateOptions say which secret gets which new value and what follows.
+// RotateOptions say which secrets get which new values and what follows.
 type RotateOptions struct {
-	// Secret is the compose key of the secret.
-	Secret string
-	// Value is the new plaintext; it is never printed.
-	Value []byte
+	// Values are the new plaintexts by secret key; never printed.
+	Values map[string][]byte
 	// NoDeploy writes the new ciphertext and stops (a pull-request flow).
 	NoDeploy bool
 	DryRun   bool
@@ -76,16 +74,35 @@ type RotateOptions struct {
 
 // RotateResult is what a rotation wrote and rolled.
 type RotateResult struct {
-	FormatVersion string   `json:"format_version"`
-	Secret        string   `json:"secret"`
-	File          string   `json:"file"`
-	Key           string   `json:"key,omitempty"`
-	Version       string   `json:"version"`
-	Services      []string `json:"services"`
-	// Also are the other secrets that read the same value, rotated with it.
+	FormatVersion string     `json:"format_version"`
+	Rotated       []Rotation `json:"rotated"`
+	// Services are every service that rolls out, once each.
+	Services []string `json:"services"`
+	// Written: every new value is in its file.
+	Written bool    `json:"written"`
+	Deploy  *Result `json:"deploy,omitempty"`
+}
+
+// Rotation is one secret's new value: where it was written, its version,
+// and the other secrets that read the same value and rolled with it.
+type Rotation struct {
+	Secret  string   `json:"secret"`
+	File    string   `json:"file"`
+	Key     string   `json:"key,omitempty"`
+	Version string   `json:"version"`
 	Also    []string `json:"also,omitempty"`
 	Written bool     `json:"written"`
-	Deploy  *Result  `json:"deploy,omitempty"`
+}
+
+// Files are the files the rotation writes, each once.
+func (r *RotateResult) Files() []string {
+	var out []string
+	for _, x := range r.Rotated {
+		if !slices.Contains(out, x.File) {
+			out = append(out, x.File)
+		}
+	}
+	return out
 }
 
 // ErrBadValue: a new value that its source of truth or swarm cannot hold.
@@ -128,30 +145,24 @@ func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, er
 	return cur, services, nil
 }
 
-// Rotate writes a new value into the secret's SOPS file and rolls it out
-// to every service of the stack that uses it, under any target, in one
-// update each. Everything is checked, the engine included, before the file
-// is written.
+// Rotate writes a new value into each secret's SOPS file and rolls them
+// out to every service of the stack that uses them, under any target, in
+// one update each, under one lock. Everything is checked, the engine
+// included, before the first file is written.
 func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts RotateOptions, report engine.Reporter) (_ *RotateResult, err error) {
-	cur, services, err := RotationTarget(d, opts.Secret)
+	res := &RotateResult{FormatVersion: FormatVersion, Rotated: []Rotation{}, Services: []string{}}
+	targets, err := rotationTargets(d, opts)
 	if err != nil {
 		return nil, err
 	}
-	src := cur.Source
-	if err := checkNewValue(src, opts); err != nil {
-		return nil, err
+	rotated := map[string]string{}
+	for _, t := range targets {
+		useNewValue(d, t, opts.Values[t.Source.Key], res, rotated, report)
 	}
-	res := &RotateResult{FormatVersion: FormatVersion, Secret: opts.Secret, File: src.File, Services: []string{}}
-	if src.SOPS != nil {
-		res.Key = strings.Join(src.SOPS.Path, ".")
-	}
-	readDigest := cur.Digest // the file as read, before cur is replaced
-	rotated := useNewValue(d, cur, opts, res, services, report)
-
 	var p *plan.Plan
 	if !opts.NoDeploy {
 		var lock *engine.Lock
-		lock, p, err = prepareRollout(ctx, eng, d, opts, res, rotated, readDigest, report)
+		lock, p, err = prepareRollout(ctx, eng, d, opts, res, rotated, targets, report)
 		if lock != nil { // none on a dry run
 			defer lock.ReleaseInto(ctx, &err) // err: the function's, so a failed release is reported
 		}
@@ -161,17 +172,14 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 		opts.Deploy.lock = lock
 	}
 	if opts.DryRun {
-		res.Version = src.Name + ".<new>" // the value is not kept, so neither is its hash
-		report.Printf("would write a new value for %s at %s in %s", opts.Secret, orWhole(res.Key), src.File)
+		for i, r := range res.Rotated {
+			res.Rotated[i].Version = targets[i].Source.Name + ".<new>" // the value is not kept, so neither is its hash
+			report.Printf("would write a new value for %s at %s in %s", r.Secret, orWhole(r.Key), r.File)
+		}
 		return res, nil
 	}
-	if err := writeNewValue(ctx, src, opts.Value, res, report); err != nil {
+	if err := writeAll(ctx, targets, opts, res, report); err != nil {
 		return res, err
-	}
-	if opts.Record != nil {
-		if err := opts.Record(ctx, []string{src.File}); err != nil {
-			return res, fmt.Errorf("%w\nthe new value is in %s, but was not recorded: nothing was rolled out; record it and run `stackctl deploy`, or undo with `git checkout -- %s`", err, src.File, src.File)
-		}
 	}
 	if opts.NoDeploy {
 		return res, nil
@@ -179,18 +187,77 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 	deployed, err := apply(ctx, eng, d, p, opts.Deploy, report)
 	res.Deploy = deployed
 	if err != nil {
-		return res, fmt.Errorf("%w\nthe new value is in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, src.File, src.File)
+		files := strings.Join(res.Files(), " ")
+		return res, fmt.Errorf("%w\nthe new values are in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, files, files)
 	}
 	return res, nil
 }
 
-// checkNewValue refuses a value the source of truth or swarm cannot hold.
-func checkNewValue(src compose.Source, opts RotateOptions) error {
-	if !sopsbridge.IsBinary(src.File, sopsFormat(src)) && !utf8.Valid(opts.Value) {
-		return fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", opts.Secret, src.File, ErrBadValue)
+// rotationTargets checks every secret to rotate and its new value, and
+// returns their current versions, sorted by key. A secret that reads the
+// same value as another one of them is rotated with it, not twice.
+func rotationTargets(d *plan.Desired, opts RotateOptions) ([]*plan.Version, error) {
+	if len(opts.Values) == 0 {
+		return nil, errors.New("no secret to rotate")
 	}
-	if len(opts.Value) == 0 || len(opts.Value) >= compose.Secret.MaxSize() {
-		return fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d: %w", opts.Secret, len(opts.Value), compose.Secret.MaxSize()-1, ErrBadValue)
+	var out []*plan.Version
+	for _, key := range compose.SortedKeys(opts.Values) {
+		cur, _, err := RotationTarget(d, key)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkNewValue(key, cur.Source, opts.Values[key]); err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(out, func(v *plan.Version) bool { return sameSource(v.Source, cur.Source) }) {
+			continue
+		}
+		out = append(out, cur)
+	}
+	return out, nil
+}
+
+// writeAll writes every new value into its file and reads it back, then
+// has the files recorded. A failure after a first write says what is
+// written and what is not: nothing has rolled out.
+func writeAll(ctx context.Context, targets []*plan.Version, opts RotateOptions, res *RotateResult, report engine.Reporter) error {
+	for i, cur := range targets {
+		// Read before the write loop started: the digest check under the
+		// lock used it; the values are res.Rotated[i]'s.
+		if err := writeNewValue(ctx, cur.Source, opts.Values[cur.Source.Key], &res.Rotated[i], report); err != nil {
+			if i > 0 {
+				return fmt.Errorf("%w\nnothing was rolled out; these files already hold their new values: %s: roll them out with `stackctl deploy`, or undo with git checkout", err, strings.Join(written(res), ", "))
+			}
+			return err
+		}
+	}
+	res.Written = true
+	if opts.Record != nil {
+		if err := opts.Record(ctx, res.Files()); err != nil {
+			files := strings.Join(res.Files(), " ")
+			return fmt.Errorf("%w\nthe new values are in %s, but were not recorded: nothing was rolled out; record them and run `stackctl deploy`, or undo with `git checkout -- %s`", err, files, files)
+		}
+	}
+	return nil
+}
+
+func written(res *RotateResult) []string {
+	var out []string
+	for _, r := range res.Rotated {
+		if r.Written {
+			out = append(out, r.Secret+" in "+r.File)
+		}
+	}
+	return out
+}
+
+// checkNewValue refuses a value the source of truth or swarm cannot hold.
+func checkNewValue(secret string, src compose.Source, value []byte) error {
+	if !sopsbridge.IsBinary(src.File, sopsFormat(src)) && !utf8.Valid(value) {
+		return fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", secret, src.File, ErrBadValue)
+	}
+	if len(value) == 0 || len(value) >= compose.Secret.MaxSize() {
+		return fmt.Errorf("the new value for %s has %d bytes; swarm takes 1 to %d: %w", secret, len(value), compose.Secret.MaxSize()-1, ErrBadValue)
 	}
 	return nil
 }
@@ -204,36 +271,42 @@ func sopsFormat(src compose.Source) string {
 
 // useNewValue points every secret that reads the rotated value (same file
 // and key) at its next version: all of them roll out, or some services
-// keep the old value. It fills res.Version, res.Also and res.Services and
-// returns the rotated secrets (swarm name -> new version).
-func useNewValue(d *plan.Desired, cur *plan.Version, opts RotateOptions, res *RotateResult, services []string, report engine.Reporter) map[string]string {
+// keep the old value. It adds the rotation to res and the rotated secrets
+// (swarm name -> new version) to rotated.
+func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateResult, rotated map[string]string, report engine.Reporter) {
 	src := cur.Source
-	next := plan.NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: opts.Value, NameKey: cur.NameKey})
-	res.Version = next.Name
-	if next.Name == cur.Name {
-		report.Printf("warning: the new value of %s is the same as the current one", opts.Secret)
+	r := Rotation{Secret: src.Key, File: src.File}
+	if src.SOPS != nil {
+		r.Key = strings.Join(src.SOPS.Path, ".")
 	}
-	rotated := map[string]string{}
+	next := plan.NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: value, NameKey: cur.NameKey})
+	r.Version = next.Name
+	if next.Name == cur.Name {
+		report.Printf("warning: the new value of %s is the same as the current one", src.Key)
+	}
+	services := appendUsers(nil, d, src.Key)
 	for i := range d.Versions {
 		v := &d.Versions[i]
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := plan.NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: opts.Value, NameKey: v.NameKey, Digest: v.Digest})
-		if v.Source.Key != opts.Secret {
-			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(res.Key))
-			res.Also = append(res.Also, v.Source.Key)
+		nv := plan.NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: value, NameKey: v.NameKey, Digest: v.Digest})
+		if v.Source.Key != src.Key {
+			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(r.Key))
+			r.Also = append(r.Also, v.Source.Key)
 			services = appendUsers(services, d, v.Source.Key)
 		}
 		rotated[v.Source.Name] = nv.Name
 		d.UseVersion(compose.Secret, v.Source.Key, v.Name, nv.Name)
 		*v = nv
 	}
-	sort.Strings(services)
 	for _, s := range services {
-		res.Services = append(res.Services, d.Project.Stack+"_"+s)
+		if name := d.Project.Stack + "_" + s; !slices.Contains(res.Services, name) {
+			res.Services = append(res.Services, name)
+		}
 	}
-	return rotated
+	sort.Strings(res.Services)
+	res.Rotated = append(res.Rotated, r)
 }
 
 // appendUsers adds the services that read secret key.
@@ -249,9 +322,9 @@ func appendUsers(services []string, d *plan.Desired, key string) []string {
 }
 
 // prepareRollout checks the engine, takes the stack's lock (not on a dry
-// run) and plans the rollout of the rotated secrets, all before the file
-// is written. The lock is held until the rollout is done.
-func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opts RotateOptions, res *RotateResult, rotated map[string]string, readDigest [32]byte, report engine.Reporter) (*engine.Lock, *plan.Plan, error) {
+// run) and plans the rollout of the rotated secrets, all before a file is
+// written. The lock is held until the rollout is done.
+func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opts RotateOptions, res *RotateResult, rotated map[string]string, targets []*plan.Version, report engine.Reporter) (*engine.Lock, *plan.Plan, error) {
 	if err := engine.CheckManager(ctx, eng); err != nil {
 		return nil, nil, err
 	}
@@ -268,8 +341,10 @@ func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opt
 		// Another writer may have gone first (it held the lock, or a
 		// rotation it ran was killed after its write): writing over its
 		// value would lose it.
-		if now, derr := sopsbridge.FileDigest(ctx, res.File); derr != nil || now != readDigest {
-			return lock, nil, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", res.File)
+		for _, cur := range targets {
+			if now, derr := sopsbridge.FileDigest(ctx, cur.Source.File); derr != nil || now != cur.Digest {
+				return lock, nil, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", cur.Source.File)
+			}
 		}
 	}
 	planned, state, err := planAndState(ctx, eng, d, opts.Deploy.Keep)
@@ -285,16 +360,16 @@ func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opt
 }
 
 // writeNewValue writes the value into its SOPS file and reads it back.
-func writeNewValue(ctx context.Context, src compose.Source, value []byte, res *RotateResult, report engine.Reporter) error {
+func writeNewValue(ctx context.Context, src compose.Source, value []byte, r *Rotation, report engine.Reporter) error {
 	var path []string
 	if src.SOPS != nil {
 		path = src.SOPS.Path
 	}
-	report.Printf("writing a new value for %s at %s in %s", res.Secret, orWhole(res.Key), src.File)
+	report.Printf("writing a new value for %s at %s in %s", r.Secret, orWhole(r.Key), src.File)
 	if err := sopsbridge.SetValue(ctx, src.File, sopsFormat(src), path, value); err != nil {
 		return err
 	}
-	res.Written = true
+	r.Written = true
 	if check, err := sopsbridge.NewReader().Read(ctx, readRequest(src)); err != nil || string(check.Data) != string(value) {
 		return fmt.Errorf("%s was written but does not read back as the new value (%v): restore it from git", src.File, err)
 	}

@@ -115,8 +115,33 @@ func TestRotateFlags(t *testing.T) {
 		{"two sources", []string{"s", "--stdin", "--from-file", "v.txt"}, nil, "choose one of"},
 		{"stdin twice", []string{"s", "--stdin", "-c", "-"}, nil, "both want standard input"},
 		{"no secret", nil, nil, "accepts between 1 and 2 arg"},
+		{"due, stack", []string{"--due", "shop"}, func(o rotateOptions) bool { return o.due && o.secret == "" && o.load.Stack == "shop" }, ""},
+		{"all, no stack", []string{"--all"}, func(o rotateOptions) bool { return o.all && o.secret == "" && o.load.Stack == "" }, ""},
+		{"due and a secret and a stack", []string{"--due", "s", "shop"}, nil, "accepts at most 1 arg"},
+		{"due and all", []string{"--due", "--all"}, nil, "choose one of --due and --all"},
+		{"due with a given value", []string{"--due", "--stdin"}, nil, "name the secret instead"},
+		{"length given", []string{"s", "--length", "40"}, func(o rotateOptions) bool { return o.lengthSet && !o.charsetSet }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkFlags(t, newRotateCmd, tt.args, tt.check, tt.wantErr) })
+	}
+}
+
+func TestStatusFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(statusOptions) bool
+		wantErr string
+	}{
+		{"defaults", nil, func(o statusOptions) bool { return !o.check && o.output.format == "text" }, ""},
+		{"check json stack", []string{"--check", "-o", "json", "-c", "a.yml", "shop"}, func(o statusOptions) bool {
+			return o.check && o.output.format == "json" && o.load.Stack == "shop" && o.load.Files[0] == "a.yml"
+		}, ""},
+		{"bad output", []string{"-o", "yaml"}, nil, "text or json"},
+		{"two stacks", []string{"a", "b"}, nil, "accepts at most 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkFlags(t, newStatusCmd, tt.args, tt.check, tt.wantErr) })
 	}
 }

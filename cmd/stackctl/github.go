@@ -87,7 +87,9 @@ func summaryMarkdown(r report, runErr error) string {
 	}
 	fmt.Fprintf(&b, "### stackctl %s `%s`: %s\n\n", r.command, r.stack, state)
 	if rr := r.rotated; rr != nil {
-		fmt.Fprintf(&b, "Rotated secret `%s` in `%s` (%s): version `%s`.\n\n", rr.Secret, rr.File, orWhole(rr.Key), rr.Version)
+		for _, x := range rr.Rotated {
+			fmt.Fprintf(&b, "Rotated secret `%s` in `%s` (%s): version `%s`.\n\n", x.Secret, x.File, orWhole(x.Key), x.Version)
+		}
 	}
 	if res := r.result; res != nil && res.Plan != nil {
 		if created := res.Created(); len(created) > 0 {

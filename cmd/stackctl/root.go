@@ -61,7 +61,7 @@ SOPS files in memory, and rolls each changed service once.`,
 			return eng, cerr
 		}
 	}
-	root.AddCommand(newDeployCmd(d, nil), newPlanCmd(d, nil), newPruneCmd(d, nil), newRenderCmd(d, nil), newRotateCmd(d, nil), newVersionCmd(d))
+	root.AddCommand(newDeployCmd(d, nil), newPlanCmd(d, nil), newPruneCmd(d, nil), newRenderCmd(d, nil), newRotateCmd(d, nil), newStatusCmd(d, nil), newVersionCmd(d))
 	return root
 }
 

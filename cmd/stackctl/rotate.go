@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 
 	"github.com/spf13/cobra"
 
@@ -18,14 +20,18 @@ import (
 )
 
 type rotateOptions struct {
-	load     compose.Options
+	load compose.Options
+	// secret is the one named; due and all choose by policy instead.
 	secret   string
+	due, all bool
 	length   int
 	charset  string
-	fromFile string
-	stdin    bool
-	rotate   rotate.RotateOptions
-	output   outputFlags
+	// generatorSet: --length or --charset was given, and overrides x-rotate's.
+	lengthSet, charsetSet bool
+	fromFile              string
+	stdin                 bool
+	rotate                rotate.RotateOptions
+	output                outputFlags
 }
 
 func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cobra.Command {
@@ -39,18 +45,29 @@ func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cob
 		generate bool
 	)
 	cmd := &cobra.Command{
-		Use:   "rotate SECRET [-c FILE]... [STACK]",
-		Short: "Give a secret a new value, write it into its SOPS file, and roll it out",
+		Use:   "rotate {SECRET | --due | --all} [-c FILE]... [STACK]",
+		Short: "Give secrets new values, write them into their SOPS files, and roll them out",
 		Long: `Rotate makes a new value for a secret (random by default), writes it into the
 secret's SOPS file with the file's own data key (every other value keeps its
 ciphertext, so git shows a small diff), and rolls it out: one update for every
 service of the stack that uses the secret, all at once, then wait and prune.
-The new value is never printed, logged or passed as an argument.`,
+The new value is never printed, logged or passed as an argument.
+
+--due rotates every secret whose x-rotate policy says it is due (by the
+engine's clock), --all every secret that has a policy (the day a key leaks):
+in one lock and one rollout. A generated value takes the policy's length and
+charset unless --length or --charset is given.`,
 		Example: `  stackctl rotate db_password -c docker-compose.yml shop
   stackctl rotate api_token --length 48 --charset base64url shop
   vault read -field=password secret/db | stackctl rotate db_password --stdin shop
-  stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI`,
-		Args: cobra.RangeArgs(1, 2),
+  stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI
+  stackctl rotate --due shop                 # what x-rotate says is due; nothing due: nothing written`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.due || opts.all {
+				return cobra.MaximumNArgs(1)(cmd, args)
+			}
+			return cobra.RangeArgs(1, 2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.output.validate(); err != nil {
 				return err
@@ -67,9 +84,15 @@ The new value is never printed, logged or passed as an argument.`,
 			if opts.stdin && containsStdin(lf.files) {
 				return usageError{errors.New("--stdin and -c - both want standard input")}
 			}
+			if err := checkChoice(opts); err != nil {
+				return err
+			}
+			opts.lengthSet, opts.charsetSet = cmd.Flags().Changed("length"), cmd.Flags().Changed("charset")
 			opts.rotate.Deploy.Keep = opts.output.keep
-			opts.secret = args[0]
-			opts.load = lf.options(d, args[1:])
+			if !opts.due && !opts.all {
+				opts.secret, args = args[0], args[1:]
+			}
+			opts.load = lf.options(d, args)
 			opts.rotate.Deploy.Lock = lk.options(d, "rotate")
 			return runF(cmd.Context(), opts)
 		},
@@ -77,6 +100,8 @@ The new value is never printed, logged or passed as an argument.`,
 	lf.register(cmd)
 	lk.register(cmd)
 	f := cmd.Flags()
+	f.BoolVar(&opts.due, "due", false, "rotate every secret whose x-rotate policy says it is due")
+	f.BoolVar(&opts.all, "all", false, "rotate every secret that has an x-rotate policy")
 	f.BoolVar(&generate, "generate", true, "generate a random value (the default)")
 	f.IntVar(&opts.length, "length", 32, "length of a generated value")
 	f.StringVar(&opts.charset, "charset", rotate.CharsetAlnum, "characters of a generated value: alnum, base64url or hex")
@@ -87,6 +112,18 @@ The new value is never printed, logged or passed as an argument.`,
 	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
 	opts.output.register(f, "print no progress", keepUsage)
 	return cmd
+}
+
+// checkChoice: one way to choose the secrets, and a given value for one
+// secret only.
+func checkChoice(opts rotateOptions) error {
+	if opts.due && opts.all {
+		return usageError{errors.New("choose one of --due and --all")}
+	}
+	if (opts.due || opts.all) && (opts.stdin || opts.fromFile != "") {
+		return usageError{errors.New("--stdin and --from-file give one secret its value: name the secret instead of --due or --all")}
+	}
+	return nil
 }
 
 func containsStdin(files []string) bool {
@@ -106,34 +143,86 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 		return err
 	}
 	gh.stack, gh.files = desired.Project.Stack, desired.Project.Files
-	// Check the target before asking for a value or touching the engine.
-	if _, _, err := rotate.RotationTarget(desired, opts.secret); err != nil {
-		return usageError{err}
-	}
-	value, err := newValue(ctx, d, opts)
-	if err != nil {
-		return err
-	}
-	opts.rotate.Secret, opts.rotate.Value = opts.secret, value
 	var eng engine.Engine
-	if !opts.rotate.NoDeploy {
+	if !opts.rotate.NoDeploy || opts.due {
 		if eng, err = d.engine(ctx); err != nil {
 			return err
 		}
+	}
+	secrets, err := chooseSecrets(ctx, d, eng, desired, opts)
+	if err != nil || len(secrets) == 0 {
+		if err == nil {
+			err = printRotated(d, &rotate.RotateResult{FormatVersion: rotate.FormatVersion, Rotated: []rotate.Rotation{}, Services: []string{}}, opts)
+		}
+		return err
+	}
+	// Check every target before asking for a value or writing anything.
+	if opts.rotate.Values, err = newValues(ctx, d, desired, secrets, opts); err != nil {
+		return err
 	}
 	res, err := rotate.Rotate(ctx, eng, desired, opts.rotate, reporter(d, opts.output.quiet))
 	err = asUsage(err)
 	if res != nil {
 		gh.rotated, gh.result = res, res.Deploy
-		if opts.output.format == "json" {
-			if jerr := writeJSON(d.stdout, res); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else if err == nil {
-			printRotation(d.stdout, res, opts.rotate)
+		if perr := printRotated(d, res, opts); perr != nil && err == nil {
+			err = perr
 		}
 	}
 	return err
+}
+
+// chooseSecrets are the secrets to rotate: the one named, those whose
+// policy says they are due, or all that have a policy.
+func chooseSecrets(ctx context.Context, d *deps, eng engine.Engine, desired *plan.Desired, opts rotateOptions) ([]string, error) {
+	switch {
+	case opts.due:
+		due, err := rotate.Due(ctx, eng, desired)
+		if err == nil && len(due) == 0 {
+			reporter(d, opts.output.quiet).Printf("nothing is due: no secret's x-rotate policy says so; nothing was written")
+		}
+		return due, err
+	case opts.all:
+		all := rotate.WithPolicy(desired)
+		if len(all) == 0 {
+			return nil, usageError{fmt.Errorf("no secret in %s has an x-rotate policy, which --all rotates: name the secret to rotate", strings.Join(desired.Project.Files, ", "))}
+		}
+		return all, nil
+	}
+	return []string{opts.secret}, nil
+}
+
+// newValues checks each secret can be rotated, then reads or generates
+// its new value. They stay in memory.
+func newValues(ctx context.Context, d *deps, desired *plan.Desired, secrets []string, opts rotateOptions) (map[string][]byte, error) {
+	values := map[string][]byte{}
+	for _, secret := range secrets {
+		cur, _, err := rotate.RotationTarget(desired, secret)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		gen := opts
+		if p := cur.Source.Rotate; p != nil {
+			if p.Length > 0 && !opts.lengthSet {
+				gen.length = p.Length
+			}
+			if p.Charset != "" && !opts.charsetSet {
+				gen.charset = p.Charset
+			}
+		}
+		if values[secret], err = newValue(ctx, d, gen); err != nil {
+			return nil, err
+		}
+	}
+	return values, nil
+}
+
+// printRotated writes the result as JSON or text.
+func printRotated(d *deps, res *rotate.RotateResult, opts rotateOptions) error {
+	if opts.output.format == "json" {
+		return writeJSON(d.stdout, res)
+	}
+	printRotation(d.stdout, res, opts.rotate)
+	return nil
 }
 
 // newValue reads or generates the new value. It stays in memory.
@@ -188,7 +277,13 @@ func printRotation(w io.Writer, r *rotate.RotateResult, opts rotate.RotateOption
 	if opts.DryRun {
 		verb = "would write"
 	}
-	fmt.Fprintf(w, "%s a new value for %s into %s (%s), version %s\n", verb, r.Secret, r.File, orWhole(r.Key), r.Version)
+	if len(r.Rotated) == 0 {
+		fmt.Fprintln(w, "nothing rotated")
+		return
+	}
+	for _, x := range r.Rotated {
+		fmt.Fprintf(w, "%s a new value for %s into %s (%s), version %s\n", verb, x.Secret, x.File, orWhole(x.Key), x.Version)
+	}
 	if r.Deploy == nil {
 		fmt.Fprintln(w, "not deployed: run stackctl deploy to roll it out")
 		return

@@ -95,12 +95,16 @@ func TestRotateEndToEnd(t *testing.T) {
 		t.Error("the new value is in the output")
 	}
 	var res struct {
-		Version  string
-		Services []string
-		Deploy   struct{ Rolled []string }
+		FormatVersion string `json:"format_version"`
+		Rotated       []struct{ Secret, Version string }
+		Services      []string
+		Deploy        struct{ Rolled []string }
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if res.FormatVersion != "2.0" || len(res.Rotated) != 1 || res.Rotated[0].Secret != "db_password" || !strings.HasPrefix(res.Rotated[0].Version, stack+"_db_password.") {
+		t.Errorf("result %+v", res)
 	}
 	if want := []string{stack + "_api", stack + "_worker"}; !slices.Equal(res.Deploy.Rolled, want) {
 		t.Errorf("rolled %v, want %v", res.Deploy.Rolled, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
@@ -129,4 +130,33 @@ func findSwarmIDs(ctx context.Context, eng observer, s *plan.State) error {
 
 func stackFilter(stack string) client.Filters {
 	return make(client.Filters).Add("label", plan.LabelNamespace+"="+stack)
+}
+
+// taskLister reads tasks.
+type taskLister interface {
+	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
+}
+
+// RunningTasks are the tasks the swarm wants running, by service ID.
+func RunningTasks(ctx context.Context, eng taskLister) (map[string][]swarm.Task, error) {
+	list, err := eng.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("desired-state", "running")})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	out := map[string][]swarm.Task{}
+	for _, t := range list.Items {
+		out[t.ServiceID] = append(out[t.ServiceID], t)
+	}
+	return out, nil
+}
+
+// Now is the engine's time, so that ages and due dates read the clock
+// that stamped the versions; the local one if the engine does not say.
+func Now(ctx context.Context, eng observer) time.Time {
+	if got, err := eng.Info(ctx, client.InfoOptions{}); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, got.Info.SystemTime); err == nil {
+			return t
+		}
+	}
+	return time.Now()
 }

@@ -95,7 +95,12 @@ func EmptyState() *plan.State {
 // empty swarm: IDs are "net-", "id-" and "svc-" and the name.
 func Applied(t testing.TB, d *plan.Desired) *plan.State {
 	t.Helper()
-	s := EmptyState()
+	return AppliedTo(t, d, EmptyState())
+}
+
+// AppliedTo is s once d is deployed on it (s is changed).
+func AppliedTo(t testing.TB, d *plan.Desired, s *plan.State) *plan.State {
+	t.Helper()
 	p, err := plan.MakePlan(d, s, 0)
 	if err != nil {
 		t.Fatal(err)
