@@ -58,6 +58,10 @@ type statusJSON struct {
 		}
 		Problems []string
 	}
+	Orphans []struct {
+		Name     string
+		Stackctl bool `json:"made_by_stackctl"`
+	}
 }
 
 // TestPolicyEndToEnd: status --check is 0, then 1 naming only the secret
@@ -127,6 +131,12 @@ func TestPolicyEndToEnd(t *testing.T) {
 		t.Error("the new value does not have the policy's length")
 	}
 
+	// A secret of the stack made by hand: listed as an orphan, never removed.
+	manual := stack + "_by_hand"
+	if _, err := api.SecretCreate(context.Background(), client.SecretCreateOptions{Spec: swarm.SecretSpec{
+		Annotations: swarm.Annotations{Name: manual, Labels: map[string]string{"com.docker.stack.namespace": stack}}, Data: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
 	r = run(nil, "status", "--check", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("status --check after rotate --due: exit %d\n%s", r.code, r.stderr)
@@ -136,6 +146,15 @@ func TestPolicyEndToEnd(t *testing.T) {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
 	checkStatusJSON(t, st, stack, rotated.Rotated[0].Version)
+	if len(st.Orphans) != 1 || st.Orphans[0].Name != manual || st.Orphans[0].Stackctl {
+		t.Errorf("orphans %+v: want %s, not made by stackctl", st.Orphans, manual)
+	}
+	if r := run(nil, "prune", "--keep", "0"); r.code != 0 {
+		t.Fatalf("prune: %d\n%s", r.code, r.stderr)
+	}
+	if _, ok := secretLabels(t, api, stack)[manual]; !ok {
+		t.Error("prune removed a secret stackctl did not make")
+	}
 
 	labels := secretLabels(t, api, stack)
 	if l := labels[rotated.Rotated[0].Version]; l["io.stackctl.created-by"] == "" || !strings.Contains(l["io.stackctl.source"], "app.enc.yaml#db.password") || l["io.stackctl.rotate.every"] != "15s" {
