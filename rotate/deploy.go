@@ -242,9 +242,10 @@ func writes(p *plan.Plan, opts DeployOptions) bool {
 
 // apply carries out a plan, waits for the rollout and prunes.
 func apply(ctx context.Context, eng engine.Engine, d *plan.Desired, p *plan.Plan, opts DeployOptions, report engine.Reporter) (*Result, error) {
-	res := newResult(p)
-	rollouts, err := engine.Apply(ctx, eng, p, report)
+	applied, err := engine.Apply(ctx, eng, p, report)
+	res := newResult(p.WithIDs(applied.IDs))
 	res.Applied = true
+	rollouts := applied.Rollouts
 	for _, r := range rollouts {
 		res.Rolled = append(res.Rolled, r.Name)
 	}

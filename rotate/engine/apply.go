@@ -57,28 +57,38 @@ type applier interface {
 	ServiceRemove(ctx context.Context, serviceID string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
 }
 
+// Applied is what Apply did: the rollouts it started, and the ID of every
+// version the services refer to by kind/name (those it created among them).
+type Applied struct {
+	Rollouts []Rollout
+	IDs      map[string]string
+}
+
 // Apply carries out a plan in docker stack deploy's order: networks, then
 // secret and config versions, then services, each changed service with
-// exactly one create or update, all sent at once.
-func Apply(ctx context.Context, eng applier, p *plan.Plan, report Reporter) ([]Rollout, error) {
+// exactly one create or update, all sent at once. The plan is not changed.
+func Apply(ctx context.Context, eng applier, p *plan.Plan, report Reporter) (Applied, error) {
+	var out Applied
 	if err := createNetworks(ctx, eng, p, report); err != nil {
-		return nil, err
+		return out, err
 	}
-	ids, err := createVersions(ctx, eng, p, report)
-	if err != nil {
-		return nil, err
+	var err error
+	if out.IDs, err = createVersions(ctx, eng, p, report); err != nil {
+		return out, err
 	}
-	rollouts, err := applyServices(ctx, eng, p, ids, report)
+	out.Rollouts, err = applyServices(ctx, eng, p, out.IDs, report)
 	if err == nil {
-		return rollouts, nil
+		return out, nil
 	}
-	if len(rollouts) == 0 || ctx.Err() != nil || client.IsErrConnectionFailed(err) {
+	if len(out.Rollouts) == 0 || ctx.Err() != nil || client.IsErrConnectionFailed(err) {
 		// Interrupted, or the engine is out of reach: a re-run picks up.
-		return rollouts, err
+		return out, err
 	}
 	// The engine refused part of the deploy: put back the services it
 	// took, so that no stack is left half on the old spec, half on the new.
-	return nil, errors.Join(err, undo(context.WithoutCancel(ctx), eng, rollouts, report))
+	uerr := undo(context.WithoutCancel(ctx), eng, out.Rollouts, report)
+	out.Rollouts = nil
+	return out, errors.Join(err, uerr)
 }
 
 func createNetworks(ctx context.Context, eng applier, p *plan.Plan, report Reporter) error {
@@ -99,7 +109,7 @@ func createNetworks(ctx context.Context, eng applier, p *plan.Plan, report Repor
 func createVersions(ctx context.Context, eng applier, p *plan.Plan, report Reporter) (map[string]string, error) {
 	ids := map[string]string{}
 	for i := range p.Versions {
-		v := &p.Versions[i]
+		v := &p.Versions[i] // read only
 		if v.Action != plan.Create {
 			ids[string(v.Kind)+"/"+v.Name] = v.ID
 			continue
@@ -109,7 +119,6 @@ func createVersions(ctx context.Context, eng applier, p *plan.Plan, report Repor
 		if err != nil {
 			return nil, err
 		}
-		v.ID = id // what the plan could not know: the result reports it
 		ids[string(v.Kind)+"/"+v.Name] = id
 	}
 	return ids, nil

@@ -57,7 +57,8 @@ func TestApplyFaults(t *testing.T) {
 				return swarm.Service{}, errors.New("no such service")
 			},
 		}
-		rolls, err := Apply(context.Background(), f, p, Quiet{})
+		applied, err := Apply(context.Background(), f, p, Quiet{})
+		rolls := applied.Rollouts
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,11 +83,12 @@ func TestApplyFaults(t *testing.T) {
 			},
 			serviceUpdate: func(string, swarm.Version) error { return nil },
 		}
-		if _, err := Apply(context.Background(), f, p, Quiet{}); err != nil {
+		applied, err := Apply(context.Background(), f, p, Quiet{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if id := p.Versions[0].ID; id != "id-"+name {
-			t.Errorf("version ID = %q, want id-%s", id, name)
+		if id := applied.IDs["secret/"+name]; id != "id-"+name || p.Versions[0].ID != "" {
+			t.Errorf("version ID = %q, want id-%s, and the plan as it was (%q)", id, name, p.Versions[0].ID)
 		}
 	})
 
@@ -110,7 +112,8 @@ func TestApplyFaults(t *testing.T) {
 				return swarm.Service{}, errors.New("no such service")
 			},
 		}
-		rolls, err := Apply(context.Background(), f, p, Quiet{})
+		applied, err := Apply(context.Background(), f, p, Quiet{})
+		rolls := applied.Rollouts
 		if err == nil || !strings.Contains(err.Error(), "create service shop_extra") || !strings.Contains(err.Error(), "put back (shop_web)") {
 			t.Fatalf("err = %v", err)
 		}

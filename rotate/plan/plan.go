@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -88,6 +89,19 @@ func (p *Plan) Changes() bool {
 		}
 	}
 	return false
+}
+
+// WithIDs is the plan with the IDs of the versions it creates filled in
+// from ids (kind/name -> ID, as apply found them): what a result reports.
+func (p *Plan) WithIDs(ids map[string]string) *Plan {
+	out := *p
+	out.Versions = slices.Clone(p.Versions)
+	for i, v := range out.Versions {
+		if id, ok := ids[string(v.Kind)+"/"+v.Name]; ok && v.ID == "" {
+			out.Versions[i].ID = id
+		}
+	}
+	return &out
 }
 
 // placeholder stands for the ID of a version that does not exist yet.
