@@ -26,6 +26,7 @@ type rotateOptions struct {
 	stdin    bool
 	rotate   rotate.RotateOptions
 	output   outputFlags
+	git      gitFlags
 }
 
 func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cobra.Command {
@@ -45,16 +46,28 @@ func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cob
 secret's SOPS file with the file's own data key (every other value keeps its
 ciphertext, so git shows a small diff), and rolls it out: one update for every
 service of the stack that uses the secret, all at once, then wait and prune.
-The new value is never printed, logged or passed as an argument.`,
+The new value is never printed, logged or passed as an argument.
+
+A SOPS file in a git work tree must be tracked by git (checked before the
+write) and is left staged; --commit commits and pushes it before anything
+rolls out (a failed push rolls nothing out); --pull-request commits it to a
+new branch, pushes that, opens a GitHub pull request and rolls nothing out.`,
 		Example: `  stackctl rotate db_password -c docker-compose.yml shop
   stackctl rotate api_token --length 48 --charset base64url shop
   vault read -field=password secret/db | stackctl rotate db_password --stdin shop
-  stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI`,
+  stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI
+  stackctl rotate db_password --commit       # commit and push it, then roll it out
+  stackctl rotate db_password --pull-request # commit it to a new branch and open a pull request`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
+			if err := opts.git.validate(); err != nil {
+				return err
+			}
+			// A pull request's value is not on the deployed branch yet.
+			opts.rotate.NoDeploy = opts.rotate.NoDeploy || opts.git.pullRequest
 			sources := 0
 			for _, set := range []bool{cmd.Flags().Changed("generate"), opts.fromFile != "", opts.stdin} {
 				if set {
@@ -86,6 +99,7 @@ The new value is never printed, logged or passed as an argument.`,
 	f.BoolVar(&opts.rotate.DryRun, "dry-run", false, "show what would be written and rolled; write nothing")
 	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
 	opts.output.register(f, "print no progress", keepUsage)
+	opts.git.register(f)
 	return cmd
 }
 
@@ -106,9 +120,14 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 		return err
 	}
 	gh.stack, gh.files = desired.Project.Stack, desired.Project.Files
-	// Check the target before asking for a value or touching the engine.
-	if _, _, err := rotate.RotationTarget(desired, opts.secret); err != nil {
+	// Check the target, and that git can record it, before asking for a
+	// value or touching the engine.
+	cur, _, err := rotate.RotationTarget(desired, opts.secret)
+	if err != nil {
 		return usageError{err}
+	}
+	if opts.rotate.Record, err = opts.git.record(ctx, d, []string{opts.secret}, []string{cur.Source.File}, opts.output.quiet); err != nil {
+		return err
 	}
 	value, err := newValue(ctx, d, opts)
 	if err != nil {
