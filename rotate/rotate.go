@@ -234,8 +234,7 @@ func writeAll(ctx context.Context, targets []*plan.Version, opts RotateOptions, 
 	res.Written = true
 	if opts.Record != nil {
 		if err := opts.Record(ctx, res.Files()); err != nil {
-			files := strings.Join(res.Files(), " ")
-			return fmt.Errorf("%w\nthe new values are in %s, but were not recorded: nothing was rolled out; record them and run `stackctl deploy`, or undo with `git checkout -- %s`", err, files, files)
+			return fmt.Errorf("%w\nnothing was rolled out; the new values are in %s", err, strings.Join(res.Files(), ", "))
 		}
 	}
 	return nil

@@ -211,7 +211,8 @@ func TestActionOverSSH(t *testing.T) {
 		t.Errorf("deploy summary:\n%s", r.summary)
 	}
 
-	inputs["command"], inputs["secret"] = "rotate", "db_password"
+	// dir is no git work tree: TestActionRotateCommits runs commit: push.
+	inputs["command"], inputs["secret"], inputs["commit"] = "rotate", "db_password", "none"
 	r = runAction(t, dir, inputs)
 	check("rotate", r)
 	if !strings.Contains(r.output, "services="+stack+"_api,"+stack+"_worker\n") || !strings.Contains(r.summary, "Rotated secret `db_password`") {
@@ -236,9 +237,11 @@ func TestActionLint(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	os.MkdirAll(filepath.Join(repo, ".github", "workflows"), 0o755)
 	action, _ := os.ReadFile(filepath.Join(root, "action.yml"))
-	example, _ := os.ReadFile(filepath.Join(root, "examples", "github-actions", "deploy.yml"))
 	os.WriteFile(filepath.Join(repo, "action.yml"), action, 0o644)
-	os.WriteFile(filepath.Join(repo, ".github", "workflows", "example.yml"), example, 0o644)
+	for _, name := range []string{"deploy.yml", "rotate.yml"} {
+		example, _ := os.ReadFile(filepath.Join(root, "examples", "github-actions", name))
+		os.WriteFile(filepath.Join(repo, ".github", "workflows", "example-"+name), example, 0o644)
+	}
 	os.WriteFile(filepath.Join(repo, ".github", "workflows", "local.yml"), []byte(`name: local
 on: push
 jobs:

@@ -286,16 +286,3 @@ func inspectService(t testing.TB, api *client.Client, name string) swarm.Service
 	}
 	return got.Service
 }
-
-func secretNames(t testing.TB, api *client.Client, stack string) []string {
-	t.Helper()
-	list, err := api.SecretList(context.Background(), client.SecretListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range list.Items {
-		names = append(names, s.Spec.Name)
-	}
-	return names
-}

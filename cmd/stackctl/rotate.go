@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type rotateOptions struct {
 	stdin                 bool
 	rotate                rotate.RotateOptions
 	output                outputFlags
+	git                   gitFlags
 }
 
 func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cobra.Command {
@@ -56,11 +58,19 @@ The new value is never printed, logged or passed as an argument.
 --due rotates every secret whose x-rotate policy says it is due (by the
 engine's clock), --all every secret that has a policy (the day a key leaks):
 in one lock and one rollout. A generated value takes the policy's length and
-charset unless --length or --charset is given.`,
+charset unless --length or --charset is given.
+
+A SOPS file in a git work tree must be tracked by git (checked before the
+write) and is left staged; --commit commits and pushes it before anything
+rolls out (a failed push rolls nothing out); --pull-request commits it to a
+new branch, pushes that, opens a GitHub pull request and rolls nothing out.`,
+
 		Example: `  stackctl rotate db_password -c docker-compose.yml shop
   stackctl rotate api_token --length 48 --charset base64url shop
   vault read -field=password secret/db | stackctl rotate db_password --stdin shop
   stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI
+  stackctl rotate db_password --commit       # commit and push it, then roll it out
+  stackctl rotate db_password --pull-request # commit it to a new branch and open a pull request
   stackctl rotate --due shop                 # what x-rotate says is due; nothing due: nothing written`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.due || opts.all {
@@ -72,6 +82,11 @@ charset unless --length or --charset is given.`,
 			if err := opts.output.validate(); err != nil {
 				return err
 			}
+			if err := opts.git.validate(); err != nil {
+				return err
+			}
+			// A pull request's value is not on the deployed branch yet.
+			opts.rotate.NoDeploy = opts.rotate.NoDeploy || opts.git.pullRequest
 			sources := 0
 			for _, set := range []bool{cmd.Flags().Changed("generate"), opts.fromFile != "", opts.stdin} {
 				if set {
@@ -111,6 +126,7 @@ charset unless --length or --charset is given.`,
 	f.BoolVar(&opts.rotate.DryRun, "dry-run", false, "show what would be written and rolled; write nothing")
 	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
 	opts.output.register(f, "print no progress", keepUsage)
+	opts.git.register(f)
 	return cmd
 }
 
@@ -156,7 +172,15 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 		}
 		return err
 	}
-	// Check every target before asking for a value or writing anything.
+	// Check every target, and that git can record it, before asking for
+	// a value or writing anything.
+	files, err := rotationFiles(desired, secrets)
+	if err != nil {
+		return err
+	}
+	if opts.rotate.Record, err = opts.git.record(ctx, d, secrets, files, opts.output.quiet); err != nil {
+		return err
+	}
 	if opts.rotate.Values, err = newValues(ctx, d, desired, secrets, opts); err != nil {
 		return err
 	}
@@ -191,8 +215,24 @@ func chooseSecrets(ctx context.Context, d *deps, eng engine.Engine, desired *pla
 	return []string{opts.secret}, nil
 }
 
-// newValues checks each secret can be rotated, then reads or generates
-// its new value. They stay in memory.
+// rotationFiles checks each secret can be rotated, and returns the files
+// the rotation writes, each once.
+func rotationFiles(desired *plan.Desired, secrets []string) ([]string, error) {
+	var files []string
+	for _, secret := range secrets {
+		cur, _, err := rotate.RotationTarget(desired, secret)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if !slices.Contains(files, cur.Source.File) {
+			files = append(files, cur.Source.File)
+		}
+	}
+	return files, nil
+}
+
+// newValues reads or generates each secret's new value, with its
+// policy's generator settings. They stay in memory.
 func newValues(ctx context.Context, d *deps, desired *plan.Desired, secrets []string, opts rotateOptions) (map[string][]byte, error) {
 	values := map[string][]byte{}
 	for _, secret := range secrets {
