@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // gitStack deploys rotateCompose's stack from a clone of a local bare
@@ -215,5 +218,67 @@ func TestActionRotatePullRequest(t *testing.T) {
 	}
 	if got := engineSnapshot(t, api, stack); got != engineBefore || inspectSecretRef(t, api, stack+"_api", "db_password") != old {
 		t.Errorf("the engine changed:\n%s\n->\n%s", engineBefore, got)
+	}
+}
+
+// TestScheduledExampleRotatesDue runs the action with the inputs of the
+// scheduled workflow in examples/github-actions/rotate.yml (the engine,
+// files and keys made local): a secret whose policy is due is rotated,
+// committed and pushed, then rolled out.
+func TestScheduledExampleRotatesDue(t *testing.T) {
+	api := realEngine(t)
+	isolateGit(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "github-actions", "rotate.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workflow struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string
+				With map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(raw, &workflow); err != nil {
+		t.Fatal(err)
+	}
+	var inputs map[string]string
+	for _, s := range workflow.Jobs["rotate"].Steps {
+		if strings.HasPrefix(s.Uses, "stackctl/stackctl@") {
+			inputs = s.With
+		}
+	}
+	if inputs["command"] != "rotate-due" || inputs["commit"] != "push" {
+		t.Fatalf("the example's inputs: %v", inputs)
+	}
+	enc, err := os.ReadFile(testdataPath(t, "sops", "app.enc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ageKey, err := os.ReadFile(testdataPath(t, "age", "test-key.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := newStack(t)
+	withPolicy := strings.Replace(rotateCompose, "x-sops: {key: db.password}}", "x-sops: {key: db.password}, x-rotate: {every: 1s}}", 1)
+	bare, work := gitRemote(t, map[string]string{"compose.yml": strings.ReplaceAll(withPolicy, "{{image}}", testImage(t)), "app.enc.yaml": string(enc), "plain.txt": "plain"})
+	mustStackctl(t, work, nil, "deploy", "-c", "compose.yml", stack)
+	old := inspectSecretRef(t, api, stack+"_api", "db_password")
+	time.Sleep(1500 * time.Millisecond) // the policy is due
+
+	maps.Copy(inputs, map[string]string{"compose-file": "compose.yml\n", "stack": stack, "docker-host": "", "ssh-private-key": "", "ssh-known-hosts": "", "sops-age-key": string(ageKey), "timeout": "2m"})
+	r := runAction(t, work, inputs)
+	if r.code != 0 {
+		t.Fatalf("the scheduled rotation: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := gitT(t, bare, "log", "-1", "--format=%s", "main"); got != "stackctl: rotate db_password" {
+		t.Errorf("the remote's main ends in %q", got)
+	}
+	if now := inspectSecretRef(t, api, stack+"_api", "db_password"); now == old {
+		t.Error("api was not rolled to the new version")
+	}
+	if !strings.Contains(r.output, "changed=true") {
+		t.Errorf("outputs:\n%s", r.output)
 	}
 }
