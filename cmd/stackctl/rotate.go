@@ -15,6 +15,7 @@ import (
 	"github.com/stackctl/stackctl/rotate/plan"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
@@ -47,9 +48,30 @@ func newRotateCmd(d *deps, runF func(context.Context, rotateOptions) error) *cob
 		generate bool
 	)
 	cmd := &cobra.Command{
-		Use:   "rotate {SECRET | --due | --all} [-c FILE]... [STACK]",
-		Short: "Give secrets new values, write them into their SOPS files, and roll them out",
-		Long: `Rotate makes a new value for a secret (random by default), writes it into the
+		Use:     "rotate {SECRET | --due | --all} [-c FILE]... [STACK]",
+		Short:   "Give secrets new values, write them into their SOPS files, and roll them out",
+		Long:    rotateLong,
+		Example: rotateExample,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.due || opts.all {
+				return cobra.MaximumNArgs(1)(cmd, args)
+			}
+			return cobra.RangeArgs(1, 2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.complete(cmd, args, d, lf, lk); err != nil {
+				return err
+			}
+			return runF(cmd.Context(), opts)
+		},
+	}
+	lf.register(cmd)
+	lk.register(cmd)
+	opts.register(cmd.Flags(), &generate)
+	return cmd
+}
+
+const rotateLong = `Rotate makes a new value for a secret (random by default), writes it into the
 secret's SOPS file with the file's own data key (every other value keeps its
 ciphertext, so git shows a small diff), and rolls it out: one update for every
 service of the stack that uses the secret, all at once, then wait and prune.
@@ -63,61 +85,20 @@ charset unless --length or --charset is given.
 A SOPS file in a git work tree must be tracked by git (checked before the
 write) and is left staged; --commit commits and pushes it before anything
 rolls out (a failed push rolls nothing out); --pull-request commits it to a
-new branch, pushes that, opens a GitHub pull request and rolls nothing out.`,
+new branch, pushes that, opens a GitHub pull request and rolls nothing out.`
 
-		Example: `  stackctl rotate db_password -c docker-compose.yml shop
+const rotateExample = `  stackctl rotate db_password -c docker-compose.yml shop
   stackctl rotate api_token --length 48 --charset base64url shop
   vault read -field=password secret/db | stackctl rotate db_password --stdin shop
   stackctl rotate db_password --no-deploy    # commit the new ciphertext, deploy from CI
   stackctl rotate db_password --commit       # commit and push it, then roll it out
   stackctl rotate db_password --pull-request # commit it to a new branch and open a pull request
-  stackctl rotate --due shop                 # what x-rotate says is due; nothing due: nothing written`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if opts.due || opts.all {
-				return cobra.MaximumNArgs(1)(cmd, args)
-			}
-			return cobra.RangeArgs(1, 2)(cmd, args)
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.output.validate(); err != nil {
-				return err
-			}
-			if err := opts.git.validate(); err != nil {
-				return err
-			}
-			// A pull request's value is not on the deployed branch yet.
-			opts.rotate.NoDeploy = opts.rotate.NoDeploy || opts.git.pullRequest
-			sources := 0
-			for _, set := range []bool{cmd.Flags().Changed("generate"), opts.fromFile != "", opts.stdin} {
-				if set {
-					sources++
-				}
-			}
-			if sources > 1 {
-				return usageError{errors.New("choose one of --generate, --from-file and --stdin")}
-			}
-			if opts.stdin && containsStdin(lf.files) {
-				return usageError{errors.New("--stdin and -c - both want standard input")}
-			}
-			if err := checkChoice(opts); err != nil {
-				return err
-			}
-			opts.lengthSet, opts.charsetSet = cmd.Flags().Changed("length"), cmd.Flags().Changed("charset")
-			opts.rotate.Deploy.Keep = opts.output.keep
-			if !opts.due && !opts.all {
-				opts.secret, args = args[0], args[1:]
-			}
-			opts.load = lf.options(d, args)
-			opts.rotate.Deploy.Lock = lk.options(d, "rotate")
-			return runF(cmd.Context(), opts)
-		},
-	}
-	lf.register(cmd)
-	lk.register(cmd)
-	f := cmd.Flags()
+  stackctl rotate --due shop                 # what x-rotate says is due; nothing due: nothing written`
+
+func (opts *rotateOptions) register(f *pflag.FlagSet, generate *bool) {
 	f.BoolVar(&opts.due, "due", false, "rotate every secret whose x-rotate policy says it is due")
 	f.BoolVar(&opts.all, "all", false, "rotate every secret that has an x-rotate policy")
-	f.BoolVar(&generate, "generate", true, "generate a random value (the default)")
+	f.BoolVar(generate, "generate", true, "generate a random value (the default)")
 	f.IntVar(&opts.length, "length", 32, "length of a generated value")
 	f.StringVar(&opts.charset, "charset", rotate.CharsetAlnum, "characters of a generated value: alnum, base64url or hex")
 	f.StringVar(&opts.fromFile, "from-file", "", "read the new value from this file (one trailing newline is dropped)")
@@ -127,7 +108,41 @@ new branch, pushes that, opens a GitHub pull request and rolls nothing out.`,
 	f.DurationVar(&opts.rotate.Deploy.Wait.Timeout, "timeout", 10*time.Minute, "how long to wait for the rollout")
 	opts.output.register(f, "print no progress", keepUsage)
 	opts.git.register(f)
-	return cmd
+}
+
+// complete checks the flags and fills in what they imply.
+func (opts *rotateOptions) complete(cmd *cobra.Command, args []string, d *deps, lf loadFlags, lk lockFlags) error {
+	if err := opts.output.validate(); err != nil {
+		return err
+	}
+	if err := opts.git.validate(); err != nil {
+		return err
+	}
+	// A pull request's value is not on the deployed branch yet.
+	opts.rotate.NoDeploy = opts.rotate.NoDeploy || opts.git.pullRequest
+	sources := 0
+	for _, set := range []bool{cmd.Flags().Changed("generate"), opts.fromFile != "", opts.stdin} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return usageError{errors.New("choose one of --generate, --from-file and --stdin")}
+	}
+	if opts.stdin && containsStdin(lf.files) {
+		return usageError{errors.New("--stdin and -c - both want standard input")}
+	}
+	if err := checkChoice(*opts); err != nil {
+		return err
+	}
+	opts.lengthSet, opts.charsetSet = cmd.Flags().Changed("length"), cmd.Flags().Changed("charset")
+	opts.rotate.Deploy.Keep = opts.output.keep
+	if !opts.due && !opts.all {
+		opts.secret, args = args[0], args[1:]
+	}
+	opts.load = lf.options(d, args)
+	opts.rotate.Deploy.Lock = lk.options(d, "rotate")
+	return nil
 }
 
 // checkChoice: one way to choose the secrets, and a given value for one
