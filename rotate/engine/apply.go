@@ -176,12 +176,7 @@ func undo(ctx context.Context, eng applier, rollouts []Rollout, report Reporter)
 			continue
 		}
 		report.Printf("rolling back service %s", r.Name)
-		got, err := eng.ServiceInspect(ctx, r.ID, client.ServiceInspectOptions{})
-		if err == nil {
-			svc := got.Service
-			_, err = eng.ServiceUpdate(ctx, r.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: svc.Spec, Rollback: "previous"})
-		}
-		if err != nil {
+		if err := rollBack(ctx, eng, r.ID); err != nil {
 			failed = append(failed, fmt.Sprintf("roll back %s: %v", r.Name, err))
 		}
 	}
@@ -190,6 +185,30 @@ func undo(ctx context.Context, eng applier, rollouts []Rollout, report Reporter)
 		return fmt.Errorf("the engine refused part of the deploy, and putting back the services it took failed (%s): run stackctl deploy again once the cause is fixed", strings.Join(failed, "; "))
 	}
 	return fmt.Errorf("the engine refused part of the deploy, so the services it took were put back (%s): nothing of this deploy is live but its new versions, which the next deploy reuses or prunes", strings.Join(names, ", "))
+}
+
+// rollBack asks swarm to put a service back on its previous spec, at the
+// version it has now: its own orchestrator moves the version on as the
+// update it was given starts, so an update out of sequence is retried.
+func rollBack(ctx context.Context, eng applier, id string) error {
+	for attempt := 1; ; attempt++ {
+		got, err := eng.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+		if err != nil {
+			return err
+		}
+		svc := got.Service
+		_, err = eng.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: svc.Version, Spec: svc.Spec, Rollback: "previous"})
+		if err == nil || !outOfSequence(err) || attempt == maxOutOfSequence {
+			return err
+		}
+	}
+}
+
+// outOfSequence: swarm refused an update because the service's version
+// moved on since it was read. swarmkit says so only in the message
+// (controlapi's "update out of sequence", gRPC code Unknown).
+func outOfSequence(err error) bool {
+	return strings.Contains(err.Error(), "update out of sequence")
 }
 
 func createVersion(ctx context.Context, eng applier, vc *plan.VersionChange) (string, error) {
@@ -303,7 +322,7 @@ func applyService(ctx context.Context, eng applier, sc *plan.ServiceChange, repo
 			}
 			return r, nil
 		}
-		if !strings.Contains(err.Error(), "update out of sequence") || attempt == maxOutOfSequence {
+		if !outOfSequence(err) || attempt == maxOutOfSequence {
 			return r, fmt.Errorf("update service %s: %w", sc.Name, err)
 		}
 		got, ierr := eng.ServiceInspect(ctx, live.ID, client.ServiceInspectOptions{})

@@ -125,6 +125,41 @@ func TestApplyFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("a rollback out of sequence is tried again", func(t *testing.T) {
+		withExtra := plantest.Desired(t, map[string]string{"compose.yml": strings.Replace(plantest.Compose, "services:\n", "services:\n  extra:\n    image: example/extra:1\n", 1), "pw.txt": "two"})
+		p, err := plan.MakePlan(withExtra, live, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates := 0
+		f := &fakeEngine{
+			serviceCreate: func(swarm.ServiceSpec) (swarm.ServiceCreateResponse, error) {
+				return swarm.ServiceCreateResponse{}, errors.New("rpc error: code = InvalidArgument desc = refused")
+			},
+			serviceUpdate: func(string, swarm.Version) error {
+				if updates++; updates == 2 { // the rollback's first try
+					return errors.New("rpc error: code = Unknown desc = update out of sequence")
+				}
+				return nil
+			},
+			inspect: func(id string) (swarm.Service, error) {
+				for _, s := range live.Services {
+					if s.ID == id {
+						return s, nil
+					}
+				}
+				return swarm.Service{}, errors.New("no such service")
+			},
+		}
+		_, err = Apply(context.Background(), f, p, Quiet{})
+		if err == nil || !strings.Contains(err.Error(), "were put back (shop_web)") {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(f.updateOpts); n != 3 || f.updateOpts[2].Rollback != "previous" {
+			t.Errorf("updates %+v: want the update, then the rollback twice", f.updateOpts)
+		}
+	})
+
 	t.Run("a failed update is reported with the service", func(t *testing.T) {
 		p, _ := plan.MakePlan(d, live, 0)
 		f := &fakeEngine{serviceUpdate: func(string, swarm.Version) error { return errors.New("boom") }}
