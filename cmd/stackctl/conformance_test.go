@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"os"
 	"os/exec"
@@ -287,6 +288,16 @@ func createExternals(t *testing.T, api *client.Client, p *compose.Project) {
 		}
 		t.Cleanup(func() {
 			removeEventually(func() error { _, err := api.NetworkRemove(ctx, resp.ID, client.NetworkRemoveOptions{}); return err })
+			// The node keeps its own copy of a removed swarm network for a
+			// while, and inspect finds it: the next file that names the
+			// network would take the copy for the network and not create
+			// it. Wait until the name is free.
+			removeEventually(func() error {
+				if _, err := api.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err == nil {
+					return errors.New("still there")
+				}
+				return nil
+			})
 		})
 	}
 	for key, s := range p.Config.Secrets {
