@@ -29,6 +29,8 @@ const (
 	// created as docker stack deploy creates it, under its swarm name,
 	// and never versioned.
 	FromDriver Origin = "driver"
+	// FromStore: a secret store holds the value (x-store).
+	FromStore Origin = "store"
 )
 
 // Source is one secret or config that the stack defines from a value
@@ -50,6 +52,8 @@ type Source struct {
 	SOPS *SOPSRef
 	// Rotate is set by an x-rotate extension (secrets only).
 	Rotate *RotatePolicy
+	// Store is where a FromStore value lives (x-store).
+	Store *StoreRef
 	// Labels are the compose labels of the object.
 	Labels map[string]string
 	// TemplateDriver is a config's or secret's template_driver (golang):
@@ -146,8 +150,8 @@ func notOurs(kind Kind, key string, obj composetypes.FileObjectConfig, x objectE
 	if obj.Driver != "" {
 		what = "driver:"
 	}
-	if x.Environment != "" || x.HasContent {
-		return fmt.Sprintf("%ss.%s: %s and a value (environment: or content:): keep one", kind, key, what)
+	if x.Environment != "" || x.HasContent || x.Store != nil {
+		return fmt.Sprintf("%ss.%s: %s and a value (environment:, content: or x-store): keep one", kind, key, what)
 	}
 	if x.Rotate != nil {
 		return fmt.Sprintf("%ss.%s.x-rotate: the value of a secret with %s is not stackctl's to rotate: rotate it where it is made, or remove x-rotate", kind, key, what)
@@ -171,10 +175,14 @@ func (p *Project) source(kind Kind, key string, obj composetypes.FileObjectConfi
 	s := Source{Kind: kind, Key: key, Name: p.swarmName(key, obj.Name), Labels: obj.Labels, TemplateDriver: obj.TemplateDriver}
 	where := fmt.Sprintf("%ss.%s", kind, key)
 	hasFile := obj.File != "" && obj.File != p.WorkingDir
-	if n := btoi(hasFile) + btoi(x.Environment != "") + btoi(x.HasContent); n > 1 {
-		return s, fmt.Errorf("%s: more than one value (file:, environment:, content:): keep one", where)
+	if n := btoi(hasFile) + btoi(x.Environment != "") + btoi(x.HasContent) + btoi(x.Store != nil); n > 1 {
+		return s, fmt.Errorf("%s: more than one value (file:, environment:, content:, x-store): keep one", where)
 	}
 	switch {
+	case x.Store != nil:
+		if err := s.readStore(where, x.Store); err != nil {
+			return s, err
+		}
 	case x.Environment != "":
 		v, ok := p.Environment[x.Environment]
 		if !ok {
@@ -183,7 +191,7 @@ func (p *Project) source(kind Kind, key string, obj composetypes.FileObjectConfi
 		s.Origin, s.Variable, s.Inline = FromEnvironment, x.Environment, []byte(v)
 	case x.HasContent:
 		s.Origin, s.Inline = FromContent, []byte(x.Content)
-	case obj.File != "" && obj.File != p.WorkingDir:
+	case hasFile:
 		// docker's loader makes file: absolute; an absent file: becomes
 		// the working directory itself.
 		s.Origin, s.File = FromFile, obj.File
@@ -212,9 +220,26 @@ func (s *Source) readExtensions(where string, x objectExtra) error {
 	if s.Rotate, err = parseXRotate(x.Rotate); err != nil {
 		return fmt.Errorf("%s.x-rotate: %w", where, err)
 	}
-	if s.Rotate != nil && (s.Kind != Secret || ref == nil) {
-		return fmt.Errorf("%s.x-rotate: only a secret from a SOPS-encrypted file (x-sops) can be rotated, as rotation writes the new value back into it: encrypt it with sops and add x-sops, or remove x-rotate", where)
+	if s.Rotate != nil && (s.Kind != Secret || (ref == nil && (s.Store == nil || s.Store.Scheme != "vault"))) {
+		return fmt.Errorf("%s.x-rotate: only a secret from a SOPS-encrypted file (x-sops) or from Vault (x-store: vault://...) can be rotated, as rotation writes the new value back into it: encrypt it with sops and add x-sops, or remove x-rotate", where)
 	}
+	return nil
+}
+
+// readStore reads x-store: a secret's value from a secret store.
+func (s *Source) readStore(where string, v any) error {
+	uri, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("%s.x-store: must be a reference like vault://secret/shop/db#password", where)
+	}
+	if s.Kind != Secret {
+		return fmt.Errorf("%s.x-store: a config is stored in clear, readable by anyone with API access (docker config inspect): keep a store's value in a secret", where)
+	}
+	ref, err := ParseStoreRef(uri)
+	if err != nil {
+		return fmt.Errorf("%s.x-store: %w", where, err)
+	}
+	s.Origin, s.Store = FromStore, ref
 	return nil
 }
 

@@ -24,8 +24,8 @@ import (
 //     docker's format has only the list, which swarm ignores anyway;
 //   - secrets.*.environment, secrets.*.content, configs.*.environment,
 //     configs.*.content: a value from a variable or inline;
-//   - x-sops on secrets and configs, x-rotate on secrets (stackctl's own
-//     extensions);
+//   - x-sops on secrets and configs, x-rotate and x-store on secrets
+//     (stackctl's own extensions);
 //   - version: files that say different versions (docker refuses to merge
 //     them; the compose specification calls version informative) are read
 //     with the newest of them.
@@ -41,6 +41,8 @@ type objectExtra struct {
 	SOPS any
 	// Rotate is the x-rotate extension as written.
 	Rotate any
+	// Store is the x-store extension as written.
+	Store any
 }
 
 type superset struct {
@@ -53,7 +55,7 @@ type superset struct {
 }
 
 // objectKeys are the keys of a secret or config that docker's format lacks.
-var objectKeys = []string{"environment", "content", "x-sops", "x-rotate"}
+var objectKeys = []string{"environment", "content", "x-sops", "x-rotate", "x-store"}
 
 func takeSuperset(files []rawFile, env map[string]string, profiles []string) (*superset, error) {
 	t := &supersetTaker{
@@ -202,7 +204,7 @@ func (t *supersetTaker) takeObjects(f rawFile, kind Kind) error {
 			}
 			x.Content, x.HasContent = c, true
 		}
-		x.SOPS, x.Rotate = obj["x-sops"], obj["x-rotate"]
+		x.SOPS, x.Rotate, x.Store = obj["x-sops"], obj["x-rotate"], obj["x-store"]
 		for _, k := range objectKeys {
 			delete(obj, k)
 		}

@@ -18,8 +18,9 @@ func TestLayering(t *testing.T) {
 		"sopsbridge":               nil,
 		"rotate/engine/enginetest": nil,
 		"rotate/plan":              {"compose", "sopsbridge"},
+		"rotate/store":             {"compose"},
 		"rotate/engine":            {"compose", "sopsbridge", "rotate/plan"},
-		"rotate":                   {"compose", "sopsbridge", "rotate/plan", "rotate/engine"},
+		"rotate":                   {"compose", "sopsbridge", "rotate/plan", "rotate/engine", "rotate/store"},
 	}
 	for pkg, may := range allowed {
 		out, err := exec.Command("go", "list", "-deps", module+pkg).Output()

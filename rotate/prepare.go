@@ -3,10 +3,12 @@ package rotate
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate/plan"
+	"github.com/stackctl/stackctl/rotate/store"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 
@@ -62,15 +64,10 @@ func prepare(ctx context.Context, opts compose.Options, deploy bool) (*plan.Desi
 // the project at the versions.
 func readVersions(ctx context.Context, d *plan.Desired, srcs []compose.Source) error {
 	p := d.Project
-	var valued []compose.Source
-	for _, src := range srcs {
-		if src.Origin == compose.FromDriver {
-			// Created as docker creates it, under its swarm name: the
-			// plugin holds the value, so there is nothing to version.
-			d.Versions = append(d.Versions, plan.Version{Source: src, Name: src.Name})
-			continue
-		}
-		valued = append(valued, src)
+	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
+	valued, err := readStores(ctx, d, srcs, names)
+	if err != nil {
+		return err
 	}
 	reqs := make([]sopsbridge.Source, len(valued))
 	for i, src := range valued {
@@ -80,7 +77,6 @@ func readVersions(ctx context.Context, d *plan.Desired, srcs []compose.Source) e
 	if err != nil {
 		return err
 	}
-	names := map[compose.Kind]map[string]string{compose.Secret: {}, compose.Config: {}}
 	var plain, clear []string
 	for i, v := range vals {
 		src := valued[i]
@@ -116,4 +112,34 @@ func readRequest(s compose.Source) sopsbridge.Source {
 		r.SOPS = &sopsbridge.SOPSRef{Path: s.SOPS.Path, Format: s.SOPS.Format}
 	}
 	return r
+}
+
+// readStores versions what a secret-driver plugin or a secret store holds
+// and returns the sources whose values sopsbridge reads. A store's value is
+// read now, in memory, and named by the store's own version of it.
+func readStores(ctx context.Context, d *plan.Desired, srcs []compose.Source, names map[compose.Kind]map[string]string) ([]compose.Source, error) {
+	var valued []compose.Source
+	stores := &store.Stores{Getenv: os.Getenv}
+	for _, src := range srcs {
+		switch src.Origin {
+		case compose.FromDriver:
+			// Created as docker creates it, under its swarm name: the
+			// plugin holds the value, so there is nothing to version.
+			d.Versions = append(d.Versions, plan.Version{Source: src, Name: src.Name})
+		case compose.FromStore:
+			v, err := stores.Read(ctx, src.Key, src.Store)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", strings.Join(d.Project.Files, ", "), err)
+			}
+			if len(v.Data) == 0 || len(v.Data) >= src.Kind.MaxSize() {
+				return nil, fmt.Errorf("%s: secret %s (x-store %s): the value has %d bytes; swarm takes 1 to %d", strings.Join(d.Project.Files, ", "), src.Key, src.Store.URI, len(v.Data), src.Kind.MaxSize()-1)
+			}
+			ver := plan.NameStoreVersion(d.Project.Stack, src, v.Data, v.Version, v.Current)
+			d.Versions = append(d.Versions, ver)
+			names[src.Kind][src.Key] = ver.Name
+		default:
+			valued = append(valued, src)
+		}
+	}
+	return valued, nil
 }

@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/stackctl/stackctl/rotate/engine"
 	"github.com/stackctl/stackctl/rotate/plan"
+	"github.com/stackctl/stackctl/rotate/store"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
@@ -86,19 +89,33 @@ type RotateResult struct {
 // Rotation is one secret's new value: where it was written, its version,
 // and the other secrets that read the same value and rolled with it.
 type Rotation struct {
-	Secret  string   `json:"secret"`
-	File    string   `json:"file"`
-	Key     string   `json:"key,omitempty"`
-	Version string   `json:"version"`
-	Also    []string `json:"also,omitempty"`
-	Written bool     `json:"written"`
+	Secret string `json:"secret"`
+	// File and Key, or Store and StoreVersion: where the value went.
+	File         string   `json:"file,omitempty"`
+	Key          string   `json:"key,omitempty"`
+	Store        string   `json:"store,omitempty"`
+	StoreVersion string   `json:"store_version,omitempty"`
+	Version      string   `json:"version"`
+	Also         []string `json:"also,omitempty"`
+	Written      bool     `json:"written"`
+	// prev is the store's version the write checks and sets after.
+	prev string
 }
 
-// Files are the files the rotation writes, each once.
+// Where names where the value went: "key db.password in secrets.enc.yaml"
+// or the x-store reference.
+func (r Rotation) Where() string {
+	if r.Store != "" {
+		return r.Store
+	}
+	return orWhole(r.Key) + " in " + r.File
+}
+
+// Files are the files the rotation writes, each once (a store is not a file).
 func (r *RotateResult) Files() []string {
 	var out []string
 	for _, x := range r.Rotated {
-		if !slices.Contains(out, x.File) {
+		if x.File != "" && !slices.Contains(out, x.File) {
 			out = append(out, x.File)
 		}
 	}
@@ -128,6 +145,9 @@ func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, er
 		}
 		return nil, nil, fmt.Errorf("no secret %s in %s: the secrets are %s", secret, strings.Join(p.Files, ", "), strings.Join(compose.SortedKeys(p.Config.Secrets), ", "))
 	}
+	if cur.Source.Origin == compose.FromStore {
+		return storeTarget(d, cur)
+	}
 	if cur.Source.Origin != compose.FromFile || !cur.Encrypted() {
 		where := string(cur.Source.Origin)
 		if cur.Source.Origin == compose.FromFile {
@@ -141,6 +161,19 @@ func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, er
 	}
 	if (cur.Source.SOPS == nil || len(cur.Source.SOPS.Path) == 0) && !sopsbridge.IsBinary(cur.Source.File, sopsFormat(cur.Source)) {
 		return nil, nil, fmt.Errorf("secret %s is the whole of %s, a structured SOPS file: rotate writes one value: point x-sops key: at the value, or keep the secret in a binary SOPS file (x-sops: {format: binary})", secret, cur.Source.File)
+	}
+	return cur, services, nil
+}
+
+// storeTarget: a secret from a store is rotated by writing the store's
+// next version (Vault KV only, so far), when a service uses it.
+func storeTarget(d *plan.Desired, cur *plan.Version) (*plan.Version, []string, error) {
+	if cur.Source.Store.Scheme != "vault" {
+		return nil, nil, fmt.Errorf("secret %s comes from %s: this build of stackctl writes new values into Vault only: rotate it in its store, then deploy", cur.Source.Key, cur.Source.Store.URI)
+	}
+	services := appendUsers(nil, d, cur.Source.Key)
+	if len(services) == 0 {
+		return nil, nil, fmt.Errorf("no service uses secret %s: nothing would pick up a new value; add it to a service's secrets: first", cur.Source.Key)
 	}
 	return cur, services, nil
 }
@@ -174,7 +207,7 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 	if opts.DryRun {
 		for i, r := range res.Rotated {
 			res.Rotated[i].Version = targets[i].Source.Name + ".<new>" // the value is not kept, so neither is its hash
-			report.Printf("would write a new value for %s at %s in %s", r.Secret, orWhole(r.Key), r.File)
+			report.Printf("would write a new value for %s at %s", r.Secret, r.Where())
 		}
 		return res, nil
 	}
@@ -187,8 +220,7 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 	deployed, err := apply(ctx, eng, d, p, opts.Deploy, report)
 	res.Deploy = deployed
 	if err != nil {
-		files := strings.Join(res.Files(), " ")
-		return res, fmt.Errorf("%w\nthe new values are in %s, but the rollout did not complete: retry with `stackctl deploy`, or undo with `git checkout -- %s` and `stackctl deploy`", err, files, files)
+		return res, fmt.Errorf("%w\nthe new values are in place (%s), but the rollout did not complete: retry with `stackctl deploy`%s", err, strings.Join(written(res), "; "), undoHint(res))
 	}
 	return res, nil
 }
@@ -224,7 +256,11 @@ func writeAll(ctx context.Context, targets []*plan.Version, opts RotateOptions, 
 	for i, cur := range targets {
 		// Read before the write loop started: the digest check under the
 		// lock used it; the values are res.Rotated[i]'s.
-		if err := writeNewValue(ctx, cur.Source, opts.Values[cur.Source.Key], &res.Rotated[i], report); err != nil {
+		write := writeNewValue
+		if cur.Source.Store != nil {
+			write = writeToStore
+		}
+		if err := write(ctx, cur.Source, opts.Values[cur.Source.Key], &res.Rotated[i], report); err != nil {
 			if i > 0 {
 				return fmt.Errorf("%w\nnothing was rolled out; these files already hold their new values: %s: roll them out with `stackctl deploy`, or undo with git checkout", err, strings.Join(written(res), ", "))
 			}
@@ -234,17 +270,25 @@ func writeAll(ctx context.Context, targets []*plan.Version, opts RotateOptions, 
 	res.Written = true
 	if opts.Record != nil {
 		if err := opts.Record(ctx, res.Files()); err != nil {
-			return fmt.Errorf("%w\nnothing was rolled out; the new values are in %s", err, strings.Join(res.Files(), ", "))
+			return fmt.Errorf("%w\nnothing was rolled out; the new values are in place: %s", err, strings.Join(written(res), "; "))
 		}
 	}
 	return nil
+}
+
+// undoHint says how to take back values written into files.
+func undoHint(res *RotateResult) string {
+	if files := res.Files(); len(files) > 0 {
+		return fmt.Sprintf(", or undo with `git checkout -- %s` and `stackctl deploy`", strings.Join(files, " "))
+	}
+	return ""
 }
 
 func written(res *RotateResult) []string {
 	var out []string
 	for _, r := range res.Rotated {
 		if r.Written {
-			out = append(out, r.Secret+" in "+r.File)
+			out = append(out, r.Secret+" at "+r.Where())
 		}
 	}
 	return out
@@ -252,7 +296,10 @@ func written(res *RotateResult) []string {
 
 // checkNewValue refuses a value the source of truth or swarm cannot hold.
 func checkNewValue(secret string, src compose.Source, value []byte) error {
-	if !sopsbridge.IsBinary(src.File, sopsFormat(src)) && !utf8.Valid(value) {
+	if src.Store != nil && !utf8.Valid(value) {
+		return fmt.Errorf("the new value for %s is not UTF-8 text, which %s holds as a string: %w", secret, src.Store.URI, ErrBadValue)
+	}
+	if src.Store == nil && !sopsbridge.IsBinary(src.File, sopsFormat(src)) && !utf8.Valid(value) {
 		return fmt.Errorf("the new value for %s is not UTF-8 text, which a %s file cannot hold: use a binary SOPS file (x-sops: {format: binary}): %w", secret, src.File, ErrBadValue)
 	}
 	if len(value) == 0 || len(value) >= compose.Secret.MaxSize() {
@@ -274,12 +321,15 @@ func sopsFormat(src compose.Source) string {
 // (swarm name -> new version) to rotated.
 func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateResult, rotated map[string]string, report engine.Reporter) {
 	src := cur.Source
-	r := Rotation{Secret: src.Key, File: src.File}
+	r := Rotation{Secret: src.Key, File: src.File, prev: cur.StoreCurrent}
 	if src.SOPS != nil {
 		r.Key = strings.Join(src.SOPS.Path, ".")
 	}
-	next := plan.NameVersion(d.Project.Stack, src, sopsbridge.Value{Data: value, NameKey: cur.NameKey})
+	next := nextVersion(d.Project.Stack, cur, value)
 	r.Version = next.Name
+	if src.Store != nil {
+		r.Store, r.StoreVersion = src.Store.URI, next.StoreVersion
+	}
 	if next.Name == cur.Name {
 		report.Printf("warning: the new value of %s is the same as the current one", src.Key)
 	}
@@ -289,9 +339,9 @@ func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateRe
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := plan.NameVersion(d.Project.Stack, v.Source, sopsbridge.Value{Data: value, NameKey: v.NameKey, Digest: v.Digest})
+		nv := nextVersion(d.Project.Stack, v, value)
 		if v.Source.Key != src.Key {
-			report.Printf("secret %s reads the same value (%s, %s): it rolls out too", v.Source.Key, src.File, orWhole(r.Key))
+			report.Printf("secret %s reads the same value (%s): it rolls out too", v.Source.Key, r.Where())
 			r.Also = append(r.Also, v.Source.Key)
 			services = appendUsers(services, d, v.Source.Key)
 		}
@@ -306,6 +356,21 @@ func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateRe
 	}
 	sort.Strings(res.Services)
 	res.Rotated = append(res.Rotated, r)
+}
+
+// nextVersion is the version a new value of v's secret gets. A store's is
+// named by the version the write makes: Vault KV numbers versions one by
+// one, and the write checks that it comes right after the one read.
+func nextVersion(stack string, v *plan.Version, value []byte) plan.Version {
+	if v.Source.Store == nil {
+		return plan.NameVersion(stack, v.Source, sopsbridge.Value{Data: value, NameKey: v.NameKey, Digest: v.Digest})
+	}
+	if string(value) == string(v.Data) {
+		return *v
+	}
+	n, _ := strconv.Atoi(v.StoreCurrent)
+	next := strconv.Itoa(n + 1)
+	return plan.NameStoreVersion(stack, v.Source, value, next, next)
 }
 
 // appendUsers adds the services that read secret key.
@@ -341,6 +406,9 @@ func prepareRollout(ctx context.Context, eng engine.Engine, d *plan.Desired, opt
 		// rotation it ran was killed after its write): writing over its
 		// value would lose it.
 		for _, cur := range targets {
+			if cur.Source.Origin != compose.FromFile {
+				continue // a store's write checks its version itself
+			}
 			if now, derr := sopsbridge.FileDigest(ctx, cur.Source.File); derr != nil || now != cur.Digest {
 				return lock, nil, fmt.Errorf("%s changed since this rotation read it (another writer went first): nothing was written: run the rotation again", cur.Source.File)
 			}
@@ -375,6 +443,25 @@ func writeNewValue(ctx context.Context, src compose.Source, value []byte, r *Rot
 	return nil
 }
 
+// writeToStore writes the value as the store's next version, checked
+// against the version read, and reads it back.
+func writeToStore(ctx context.Context, src compose.Source, value []byte, r *Rotation, report engine.Reporter) error {
+	stores := &store.Stores{Getenv: os.Getenv}
+	report.Printf("writing a new value for %s into %s", r.Secret, src.Store.URI)
+	got, err := stores.Write(ctx, src.Key, src.Store, value, r.prev)
+	if err != nil {
+		return err
+	}
+	r.Written = true
+	if got != r.StoreVersion {
+		return fmt.Errorf("%s: the store made version %s, not %s as planned: nothing was rolled out; run stackctl deploy, which rolls out what the store holds", src.Store.URI, got, r.StoreVersion)
+	}
+	if check, err := stores.Read(ctx, src.Key, src.Store); err != nil || string(check.Data) != string(value) {
+		return fmt.Errorf("%s: version %s was written but does not read back as the new value (%v): nothing was rolled out; check the store", src.Store.URI, got, err)
+	}
+	return nil
+}
+
 func orWhole(key string) string {
 	if key == "" {
 		return "the whole file"
@@ -384,6 +471,9 @@ func orWhole(key string) string {
 
 // sameSource: two sources read the same value.
 func sameSource(a, b compose.Source) bool {
+	if a.Origin == compose.FromStore || b.Origin == compose.FromStore {
+		return a.Store != nil && b.Store != nil && a.Store.URI == b.Store.URI
+	}
 	if a.Origin != compose.FromFile || b.Origin != compose.FromFile || a.File != b.File {
 		return false
 	}

@@ -88,7 +88,7 @@ func summaryMarkdown(r report, runErr error) string {
 	fmt.Fprintf(&b, "### stackctl %s `%s`: %s\n\n", r.command, r.stack, state)
 	if rr := r.rotated; rr != nil {
 		for _, x := range rr.Rotated {
-			fmt.Fprintf(&b, "Rotated secret `%s` in `%s` (%s): version `%s`.\n\n", x.Secret, x.File, orWhole(x.Key), x.Version)
+			fmt.Fprintf(&b, "Rotated secret `%s` at %s: version `%s`.\n\n", x.Secret, x.Where(), x.Version)
 		}
 	}
 	if res := r.result; res != nil && res.Plan != nil {

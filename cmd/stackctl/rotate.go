@@ -193,8 +193,10 @@ func runRotate(ctx context.Context, d *deps, opts rotateOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if opts.rotate.Record, err = opts.git.record(ctx, d, secrets, files, opts.output.quiet); err != nil {
-		return err
+	if len(files) > 0 { // a store keeps its own history
+		if opts.rotate.Record, err = opts.git.record(ctx, d, secrets, files, opts.output.quiet); err != nil {
+			return err
+		}
 	}
 	if opts.rotate.Values, err = newValues(ctx, d, desired, secrets, opts); err != nil {
 		return err
@@ -239,7 +241,7 @@ func rotationFiles(desired *plan.Desired, secrets []string) ([]string, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
-		if !slices.Contains(files, cur.Source.File) {
+		if cur.Source.File != "" && !slices.Contains(files, cur.Source.File) {
 			files = append(files, cur.Source.File)
 		}
 	}
@@ -337,7 +339,7 @@ func printRotation(w io.Writer, r *rotate.RotateResult, opts rotate.RotateOption
 		return
 	}
 	for _, x := range r.Rotated {
-		fmt.Fprintf(w, "%s a new value for %s into %s (%s), version %s\n", verb, x.Secret, x.File, orWhole(x.Key), x.Version)
+		fmt.Fprintf(w, "%s a new value for %s at %s, version %s\n", verb, x.Secret, x.Where(), x.Version)
 	}
 	if r.Deploy == nil {
 		fmt.Fprintln(w, "not deployed: run stackctl deploy to roll it out")

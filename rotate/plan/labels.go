@@ -20,6 +20,9 @@ const (
 	// LabelSource is where the value came from: a file relative to the
 	// project's folder, and "#" and the SOPS key when there is one.
 	LabelSource = "io.stackctl.source"
+	// LabelStoreVersion is, for a value from a secret store, the store's
+	// version of it (a KV version).
+	LabelStoreVersion = "io.stackctl.store.version"
 	// LabelEvery is the rotation policy in force when the version was made.
 	LabelEvery = "io.stackctl.rotate.every"
 	// LabelCreatedBy names who made the version: user@host, or
@@ -55,11 +58,14 @@ func VersionLabels(stack string, v *Version, projectDir string, provenance map[s
 	if r := v.Source.Rotate; r != nil {
 		labels[LabelEvery] = r.EverySpec
 	}
+	if v.StoreVersion != "" {
+		labels[LabelStoreVersion] = v.StoreVersion
+	}
 	return labels
 }
 
-// sourceLabel is "secrets.enc.yaml#db.password", "environment:DB_PW" or
-// "content".
+// sourceLabel is "secrets.enc.yaml#db.password", "environment:DB_PW",
+// "content" or the x-store reference.
 func sourceLabel(s compose.Source, dir string) string {
 	switch s.Origin {
 	case compose.FromFile:
@@ -75,6 +81,8 @@ func sourceLabel(s compose.Source, dir string) string {
 		return "environment:" + s.Variable
 	case compose.FromContent:
 		return "content"
+	case compose.FromStore:
+		return s.Store.URI
 	}
 	return ""
 }

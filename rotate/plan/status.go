@@ -28,9 +28,12 @@ type ObjectStatus struct {
 	Key  string       `json:"key"`
 	// Name is the swarm name before versioning (<stack>_<key> or name:).
 	Name string `json:"name"`
-	// Source is where the value comes from (LabelSource's form), or
-	// "external".
+	// Source is where the value comes from (LabelSource's form: a file
+	// and key, an x-store reference ...), or "external".
 	Source string `json:"source"`
+	// StoreVersion is, for a value from a secret store, the store's
+	// version of the current value.
+	StoreVersion string `json:"store_version,omitempty"`
 	// Current is the version the compose files call for now; Deployed
 	// says whether the engine holds it.
 	Current   string     `json:"current"`
@@ -126,7 +129,7 @@ func Inventory(d *Desired, s *State, tasks map[string][]swarm.Task, now time.Tim
 	defined := map[string]bool{}
 	for i := range d.Versions {
 		v := &d.Versions[i]
-		o := ObjectStatus{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Source.Name, Source: sourceLabel(v.Source, d.Project.WorkingDir), Current: v.Name}
+		o := ObjectStatus{Kind: v.Source.Kind, Key: v.Source.Key, Name: v.Source.Name, Source: sourceLabel(v.Source, d.Project.WorkingDir), Current: v.Name, StoreVersion: v.StoreVersion}
 		if v.Source.Rotate != nil {
 			o.Policy = &PolicyStatus{Every: v.Source.Rotate.EverySpec}
 		}

@@ -23,6 +23,9 @@ type Version struct {
 	// Name is "<swarm name>.<hash>".
 	Name string
 	Hash string
+	// StoreVersion is, for a value from a secret store, the store's
+	// identity of it; StoreCurrent the store's version when it was read.
+	StoreVersion, StoreCurrent string
 }
 
 // NameVersion names a value by a keyed hash of its content.
@@ -48,4 +51,14 @@ func NameVersion(stack string, src compose.Source, v sopsbridge.Value) Version {
 	mac.Write(v.Data)
 	hash := hex.EncodeToString(mac.Sum(nil))[:HashLen]
 	return Version{Source: src, Value: v, Name: src.Name + "." + hash, Hash: hash}
+}
+
+// NameStoreVersion names a value that a secret store holds by the store's
+// own identity of it: the reference and the version from which the value
+// has been what it is. The name says nothing about the value, stays while
+// the value does, and changes when the store holds a new one.
+func NameStoreVersion(stack string, src compose.Source, data []byte, version, current string) Version {
+	sum := sha256.Sum256([]byte("stackctl store v1\x00" + stack + "\x00" + string(src.Kind) + "\x00" + src.Name + "\x00" + src.Store.URI + "\x00" + version))
+	hash := hex.EncodeToString(sum[:])[:HashLen]
+	return Version{Source: src, Value: sopsbridge.Value{Data: data}, Name: src.Name + "." + hash, Hash: hash, StoreVersion: version, StoreCurrent: current}
 }

@@ -1,0 +1,119 @@
+// Package store reads a secret's value from the secret store an x-store
+// reference names, and writes a new one there as a new version: Vault
+// (and OpenBao) KV version 2 through Vault's own client. Values stay in
+// memory; errors name the reference, never a value.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stackctl/stackctl/compose"
+)
+
+// Value is a stored value and the store's identity of it: the first
+// version of the store's history from which it has been the same, so that
+// a change to another field of the same object names no new version.
+type Value struct {
+	Data []byte
+	// Version is the store's own version identity ("3" for KV version 3).
+	Version string
+	// Current is the store's current version, which a write checks.
+	Current string
+}
+
+// ErrBadReference is a reference that cannot be read as written: no such
+// path or field, a value that is not text, a store this build does not
+// link. ErrNoAccess is missing or refused credentials. ErrUnreachable is a
+// store that did not answer. All are the user's to fix.
+var (
+	ErrBadReference = errors.New("bad store reference")
+	ErrNoAccess     = errors.New("no access to the store")
+	ErrUnreachable  = errors.New("store unreachable")
+)
+
+// Error is a failed store call: which secret, which reference, what to do.
+type Error struct {
+	Secret string
+	URI    string
+	Kind   error
+	// Detail says what failed and what to do; it holds no value.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("secret %s (x-store %s): %s", e.Secret, e.URI, e.Detail)
+}
+
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Backend is one kind of store.
+type Backend interface {
+	Read(ctx context.Context, ref *compose.StoreRef) (Value, error)
+	// Write stores data as a new version, if the current version is
+	// still prev (a Value's Current; check-and-set), and returns the new
+	// version.
+	Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev string) (string, error)
+}
+
+// Stores hands out one backend per scheme, each connected on first use.
+type Stores struct {
+	// Getenv reads the environment the stores' own CLIs read
+	// (VAULT_ADDR, VAULT_TOKEN, ...).
+	Getenv   func(string) string
+	backends map[string]Backend
+}
+
+// For is the backend of a reference's scheme.
+func (s *Stores) For(secret string, ref *compose.StoreRef) (Backend, error) {
+	if b, ok := s.backends[ref.Scheme]; ok {
+		return b, nil
+	}
+	var b Backend
+	switch ref.Scheme {
+	case "vault":
+		v, err := newVault(s.Getenv)
+		if err != nil {
+			return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
+		}
+		b = v
+	default:
+		return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrBadReference,
+			Detail: fmt.Sprintf("this build of stackctl reads no %s:// store yet (vault:// only): keep the value in Vault or a SOPS file", ref.Scheme)}
+	}
+	if s.backends == nil {
+		s.backends = map[string]Backend{}
+	}
+	s.backends[ref.Scheme] = b
+	return b, nil
+}
+
+// Read reads the value a secret's reference names.
+func (s *Stores) Read(ctx context.Context, secret string, ref *compose.StoreRef) (Value, error) {
+	b, err := s.For(secret, ref)
+	if err != nil {
+		return Value{}, err
+	}
+	v, err := b.Read(ctx, ref)
+	return v, named(secret, ref, err)
+}
+
+// Write writes a new value for a secret as the store's next version.
+func (s *Stores) Write(ctx context.Context, secret string, ref *compose.StoreRef, data []byte, prev string) (string, error) {
+	b, err := s.For(secret, ref)
+	if err != nil {
+		return "", err
+	}
+	v, err := b.Write(ctx, ref, data, prev)
+	return v, named(secret, ref, err)
+}
+
+// named puts the secret's name on a backend's error.
+func named(secret string, ref *compose.StoreRef, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Secret, e.URI = secret, ref.URI
+	}
+	return err
+}
