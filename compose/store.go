@@ -67,3 +67,8 @@ func ParseStoreRef(uri string) (*StoreRef, error) {
 	}
 	return r, nil
 }
+
+// Writable: stackctl can write a new value into the store (rotate).
+func (r *StoreRef) Writable() bool {
+	return r != nil && (r.Scheme == "vault" || r.Scheme == "awssm")
+}

@@ -19,6 +19,7 @@ func TestLayering(t *testing.T) {
 		"rotate/engine/enginetest": nil,
 		"rotate/plan":              {"compose", "sopsbridge"},
 		"rotate/store":             {"compose"},
+		"rotate/store/storetest":   nil,
 		"rotate/engine":            {"compose", "sopsbridge", "rotate/plan"},
 		"rotate":                   {"compose", "sopsbridge", "rotate/plan", "rotate/engine", "rotate/store"},
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -168,8 +167,8 @@ func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, er
 // storeTarget: a secret from a store is rotated by writing the store's
 // next version (Vault KV only, so far), when a service uses it.
 func storeTarget(d *plan.Desired, cur *plan.Version) (*plan.Version, []string, error) {
-	if cur.Source.Store.Scheme != "vault" {
-		return nil, nil, fmt.Errorf("secret %s comes from %s: this build of stackctl writes new values into Vault only: rotate it in its store, then deploy", cur.Source.Key, cur.Source.Store.URI)
+	if !cur.Source.Store.Writable() {
+		return nil, nil, fmt.Errorf("secret %s comes from %s: this build of stackctl writes new values into Vault and AWS Secrets Manager only: rotate it in its store, then deploy", cur.Source.Key, cur.Source.Store.URI)
 	}
 	services := appendUsers(nil, d, cur.Source.Key)
 	if len(services) == 0 {
@@ -188,9 +187,14 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 	if err != nil {
 		return nil, err
 	}
+	stores := &store.Stores{Getenv: os.Getenv}
+	nexts, err := storeNexts(ctx, stores, targets)
+	if err != nil {
+		return nil, err
+	}
 	rotated := map[string]string{}
 	for _, t := range targets {
-		useNewValue(d, t, opts.Values[t.Source.Key], res, rotated, report)
+		useNewValue(d, t, opts.Values[t.Source.Key], nexts, res, rotated, report)
 	}
 	var p *plan.Plan
 	if !opts.NoDeploy {
@@ -211,7 +215,7 @@ func Rotate(ctx context.Context, eng engine.Engine, d *plan.Desired, opts Rotate
 		}
 		return res, nil
 	}
-	if err := writeAll(ctx, targets, opts, res, report); err != nil {
+	if err := writeAll(ctx, stores, targets, opts, res, report); err != nil {
 		return res, err
 	}
 	if opts.NoDeploy {
@@ -252,13 +256,15 @@ func rotationTargets(d *plan.Desired, opts RotateOptions) ([]*plan.Version, erro
 // writeAll writes every new value into its file and reads it back, then
 // has the files recorded. A failure after a first write says what is
 // written and what is not: nothing has rolled out.
-func writeAll(ctx context.Context, targets []*plan.Version, opts RotateOptions, res *RotateResult, report engine.Reporter) error {
+func writeAll(ctx context.Context, stores *store.Stores, targets []*plan.Version, opts RotateOptions, res *RotateResult, report engine.Reporter) error {
 	for i, cur := range targets {
 		// Read before the write loop started: the digest check under the
 		// lock used it; the values are res.Rotated[i]'s.
 		write := writeNewValue
 		if cur.Source.Store != nil {
-			write = writeToStore
+			write = func(ctx context.Context, src compose.Source, value []byte, r *Rotation, report engine.Reporter) error {
+				return writeToStore(ctx, stores, src, value, r, report)
+			}
 		}
 		if err := write(ctx, cur.Source, opts.Values[cur.Source.Key], &res.Rotated[i], report); err != nil {
 			if i > 0 {
@@ -319,13 +325,13 @@ func sopsFormat(src compose.Source) string {
 // and key) at its next version: all of them roll out, or some services
 // keep the old value. It adds the rotation to res and the rotated secrets
 // (swarm name -> new version) to rotated.
-func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateResult, rotated map[string]string, report engine.Reporter) {
+func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, nexts map[string]string, res *RotateResult, rotated map[string]string, report engine.Reporter) {
 	src := cur.Source
 	r := Rotation{Secret: src.Key, File: src.File, prev: cur.StoreCurrent}
 	if src.SOPS != nil {
 		r.Key = strings.Join(src.SOPS.Path, ".")
 	}
-	next := nextVersion(d.Project.Stack, cur, value)
+	next := nextVersion(d.Project.Stack, cur, value, nexts)
 	r.Version = next.Name
 	if src.Store != nil {
 		r.Store, r.StoreVersion = src.Store.URI, next.StoreVersion
@@ -339,7 +345,7 @@ func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateRe
 		if v.Source.Kind != compose.Secret || !sameSource(v.Source, src) {
 			continue
 		}
-		nv := nextVersion(d.Project.Stack, v, value)
+		nv := nextVersion(d.Project.Stack, v, value, nexts)
 		if v.Source.Key != src.Key {
 			report.Printf("secret %s reads the same value (%s): it rolls out too", v.Source.Key, r.Where())
 			r.Also = append(r.Also, v.Source.Key)
@@ -359,18 +365,33 @@ func useNewValue(d *plan.Desired, cur *plan.Version, value []byte, res *RotateRe
 }
 
 // nextVersion is the version a new value of v's secret gets. A store's is
-// named by the version the write makes: Vault KV numbers versions one by
-// one, and the write checks that it comes right after the one read.
-func nextVersion(stack string, v *plan.Version, value []byte) plan.Version {
+// named by the version identity its write will make (nexts, by reference):
+// the write checks it comes right after the version read.
+func nextVersion(stack string, v *plan.Version, value []byte, nexts map[string]string) plan.Version {
 	if v.Source.Store == nil {
 		return plan.NameVersion(stack, v.Source, sopsbridge.Value{Data: value, NameKey: v.NameKey, Digest: v.Digest})
 	}
 	if string(value) == string(v.Data) {
 		return *v
 	}
-	n, _ := strconv.Atoi(v.StoreCurrent)
-	next := strconv.Itoa(n + 1)
+	next := nexts[v.Source.Store.URI]
 	return plan.NameStoreVersion(stack, v.Source, value, next, next)
+}
+
+// storeNexts asks each store target's store for the version identity its
+// write will make, by reference.
+func storeNexts(ctx context.Context, stores *store.Stores, targets []*plan.Version) (map[string]string, error) {
+	nexts := map[string]string{}
+	for _, t := range targets {
+		if ref := t.Source.Store; ref != nil {
+			next, err := stores.Next(ctx, t.Source.Key, ref, t.StoreCurrent)
+			if err != nil {
+				return nil, err
+			}
+			nexts[ref.URI] = next
+		}
+	}
+	return nexts, nil
 }
 
 // appendUsers adds the services that read secret key.
@@ -445,10 +466,9 @@ func writeNewValue(ctx context.Context, src compose.Source, value []byte, r *Rot
 
 // writeToStore writes the value as the store's next version, checked
 // against the version read, and reads it back.
-func writeToStore(ctx context.Context, src compose.Source, value []byte, r *Rotation, report engine.Reporter) error {
-	stores := &store.Stores{Getenv: os.Getenv}
+func writeToStore(ctx context.Context, stores *store.Stores, src compose.Source, value []byte, r *Rotation, report engine.Reporter) error {
 	report.Printf("writing a new value for %s into %s", r.Secret, src.Store.URI)
-	got, err := stores.Write(ctx, src.Key, src.Store, value, r.prev)
+	got, err := stores.Write(ctx, src.Key, src.Store, value, r.prev, r.StoreVersion)
 	if err != nil {
 		return err
 	}

@@ -78,13 +78,8 @@ func TestPolicyEndToEnd(t *testing.T) {
 	}
 	dir := writeDir(t, map[string]string{"compose.yml": policyCompose, "app.enc.yaml": string(enc)})
 	file := filepath.Join(dir, "app.enc.yaml")
-	var outputs []string
-	run := func(env []string, args ...string) result {
-		t.Helper()
-		r := stackctl(t, dir, env, append(args, "-c", "compose.yml", stack)...)
-		outputs = append(outputs, r.stdout, r.stderr)
-		return r
-	}
+	rec := &recorder{dir: dir, stack: stack}
+	run := func(env []string, args ...string) result { t.Helper(); return rec.run(t, env, args...) }
 	if r := run(githubEnv, "deploy"); r.code != 0 {
 		t.Fatalf("deploy: %d\n%s", r.code, r.stderr)
 	}
@@ -171,7 +166,7 @@ func TestPolicyEndToEnd(t *testing.T) {
 	b, _ := json.Marshal(labels)
 	for _, v := range values {
 		sum := sha256.Sum256([]byte(v))
-		for _, shown := range append(outputs, string(b)) {
+		for _, shown := range append(rec.outputs, string(b)) {
 			if strings.Contains(shown, v) || strings.Contains(shown, hex.EncodeToString(sum[:])[:12]) {
 				t.Errorf("a value, or a plain hash of it, shows in %.300q", shown)
 			}
@@ -229,4 +224,18 @@ func secretLabels(t *testing.T, api *client.Client, stack string) map[string]map
 		out[s.Spec.Name] = s.Spec.Labels
 	}
 	return out
+}
+
+// recorder runs stackctl against one stack's compose.yml in dir and keeps
+// everything it printed, for the canary checks.
+type recorder struct {
+	dir, stack string
+	outputs    []string
+}
+
+func (r *recorder) run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	res := stackctl(t, r.dir, env, append(args, "-c", "compose.yml", r.stack)...)
+	r.outputs = append(r.outputs, res.stdout, res.stderr)
+	return res
 }

@@ -40,13 +40,8 @@ func TestVaultEndToEnd(t *testing.T) {
 	vaultPut(t, addr, token, "secret", path, map[string]string{"password": "CANARY-vault-one-5c2e", "user": "app"})
 	dir := writeDir(t, map[string]string{"compose.yml": strings.ReplaceAll(storeCompose, "{{path}}", path)})
 	env := []string{"VAULT_ADDR=" + addr, "VAULT_TOKEN=" + token}
-	var outputs []string
-	run := func(env []string, args ...string) result {
-		t.Helper()
-		r := stackctl(t, dir, env, append(args, "-c", "compose.yml", stack)...)
-		outputs = append(outputs, r.stdout, r.stderr)
-		return r
-	}
+	rec := &recorder{dir: dir, stack: stack}
+	run := func(env []string, args ...string) result { t.Helper(); return rec.run(t, env, args...) }
 	if r := run(env, "deploy"); r.code != 0 {
 		t.Fatalf("deploy: exit %d\n%s", r.code, r.stderr)
 	}
@@ -93,7 +88,7 @@ func TestVaultEndToEnd(t *testing.T) {
 		t.Errorf("api on %s, want the rotated %s", got, res.Rotated[0].Version)
 	}
 	checkReads(t, api, stack+"_api", data["password"])
-	outputs = append(outputs, mustJSON(secretLabels(t, api, stack)))
+	rec.outputs = append(rec.outputs, mustJSON(secretLabels(t, api, stack)))
 
 	// A refused token and a missing path: exit 2, nothing written.
 	before := engineSnapshot(t, api, stack)
@@ -110,7 +105,7 @@ func TestVaultEndToEnd(t *testing.T) {
 		t.Errorf("a refused deploy changed the engine:\n%s\n->\n%s", before, after)
 	}
 	for _, v := range []string{"CANARY-vault-one-5c2e", "CANARY-vault-two-81aa", data["password"]} {
-		for _, shown := range outputs {
+		for _, shown := range rec.outputs {
 			if strings.Contains(shown, v) {
 				t.Errorf("a value shows in %.300q", shown)
 			}

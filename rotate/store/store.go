@@ -51,10 +51,11 @@ func (e *Error) Unwrap() error { return e.Kind }
 // Backend is one kind of store.
 type Backend interface {
 	Read(ctx context.Context, ref *compose.StoreRef) (Value, error)
-	// Write stores data as a new version, if the current version is
-	// still prev (a Value's Current; check-and-set), and returns the new
-	// version.
-	Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev string) (string, error)
+	// Next is the version identity a write after current makes.
+	Next(current string) string
+	// Write stores data as version next, if the current version is still
+	// prev (a Value's Current), and returns the version it made.
+	Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev, next string) (string, error)
 }
 
 // Stores hands out one backend per scheme, each connected on first use.
@@ -66,7 +67,7 @@ type Stores struct {
 }
 
 // For is the backend of a reference's scheme.
-func (s *Stores) For(secret string, ref *compose.StoreRef) (Backend, error) {
+func (s *Stores) For(ctx context.Context, secret string, ref *compose.StoreRef) (Backend, error) {
 	if b, ok := s.backends[ref.Scheme]; ok {
 		return b, nil
 	}
@@ -78,9 +79,15 @@ func (s *Stores) For(secret string, ref *compose.StoreRef) (Backend, error) {
 			return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
 		}
 		b = v
+	case "awssm":
+		a, err := newAWS(ctx)
+		if err != nil {
+			return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
+		}
+		b = a
 	default:
 		return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrBadReference,
-			Detail: fmt.Sprintf("this build of stackctl reads no %s:// store yet (vault:// only): keep the value in Vault or a SOPS file", ref.Scheme)}
+			Detail: fmt.Sprintf("this build of stackctl reads no %s:// store yet (vault:// and awssm:// only): keep the value in one of those or a SOPS file", ref.Scheme)}
 	}
 	if s.backends == nil {
 		s.backends = map[string]Backend{}
@@ -91,7 +98,7 @@ func (s *Stores) For(secret string, ref *compose.StoreRef) (Backend, error) {
 
 // Read reads the value a secret's reference names.
 func (s *Stores) Read(ctx context.Context, secret string, ref *compose.StoreRef) (Value, error) {
-	b, err := s.For(secret, ref)
+	b, err := s.For(ctx, secret, ref)
 	if err != nil {
 		return Value{}, err
 	}
@@ -99,13 +106,22 @@ func (s *Stores) Read(ctx context.Context, secret string, ref *compose.StoreRef)
 	return v, named(secret, ref, err)
 }
 
-// Write writes a new value for a secret as the store's next version.
-func (s *Stores) Write(ctx context.Context, secret string, ref *compose.StoreRef, data []byte, prev string) (string, error) {
-	b, err := s.For(secret, ref)
+// Next is the version identity the store gives a secret's next value.
+func (s *Stores) Next(ctx context.Context, secret string, ref *compose.StoreRef, current string) (string, error) {
+	b, err := s.For(ctx, secret, ref)
 	if err != nil {
 		return "", err
 	}
-	v, err := b.Write(ctx, ref, data, prev)
+	return b.Next(current), nil
+}
+
+// Write writes a new value for a secret as the store's version next.
+func (s *Stores) Write(ctx context.Context, secret string, ref *compose.StoreRef, data []byte, prev, next string) (string, error) {
+	b, err := s.For(ctx, secret, ref)
+	if err != nil {
+		return "", err
+	}
+	v, err := b.Write(ctx, ref, data, prev, next)
 	return v, named(secret, ref, err)
 }
 

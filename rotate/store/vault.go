@@ -97,7 +97,13 @@ func field(s *vault.KVSecret, ref *compose.StoreRef) ([]byte, error) {
 	return []byte(str), nil
 }
 
-func (v *vaultKV) Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev string) (string, error) {
+// Next: Vault numbers a secret's versions one by one.
+func (v *vaultKV) Next(current string) string {
+	n, _ := strconv.Atoi(current)
+	return strconv.Itoa(n + 1)
+}
+
+func (v *vaultKV) Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev, _ string) (string, error) {
 	mount, path := split(ref)
 	kv := v.client.KVv2(mount)
 	cur, err := kv.Get(ctx, path)

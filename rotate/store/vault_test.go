@@ -85,7 +85,7 @@ func TestVaultKV(t *testing.T) {
 		"vault://secret/shop/db#nope":     ErrBadReference,
 		"vault://secret/shop/db#n":        ErrBadReference,
 		"vault://secret/shop/gone#pw":     ErrBadReference,
-		"awssm://prod/db#password":        ErrBadReference,
+		"gcpsm://proj/db":                 ErrBadReference,
 		"vault://secret/shop/db#password": nil,
 	} {
 		_, err := stores.Read(ctx, "db", ref(uri))
@@ -95,14 +95,14 @@ func TestVaultKV(t *testing.T) {
 		}
 	}
 
-	got, err := stores.Write(ctx, "db", ref("vault://secret/shop/db#password"), []byte("three"), "4")
+	got, err := stores.Write(ctx, "db", ref("vault://secret/shop/db#password"), []byte("three"), "4", "5")
 	if err != nil || got != "5" {
 		t.Fatalf("write: version %s, %v", got, err)
 	}
 	if last := fake.versions["shop/db"][4]; last["password"] != "three" || last["user"] != "c" {
 		t.Errorf("version 5 holds %v: want the new password and the other fields as they were", last)
 	}
-	if _, err := stores.Write(ctx, "db", ref("vault://secret/shop/db#password"), []byte("four"), "4"); !errors.Is(err, ErrBadReference) || !strings.Contains(err.Error(), "another writer went first") {
+	if _, err := stores.Write(ctx, "db", ref("vault://secret/shop/db#password"), []byte("four"), "4", "5"); !errors.Is(err, ErrBadReference) || !strings.Contains(err.Error(), "another writer went first") {
 		t.Errorf("a write after another writer: %v", err)
 	}
 
