@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/stackctl/stackctl/rotate/engine"
 	"github.com/stackctl/stackctl/rotate/plan"
-
-	"github.com/moby/moby/client"
 )
 
 // DeployOptions control a deploy after the plan is made.

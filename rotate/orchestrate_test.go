@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-	"github.com/stackctl/stackctl/rotate/plan"
-	"github.com/stackctl/stackctl/rotate/plan/plantest"
-
 	"github.com/moby/moby/client"
 
+	"github.com/stackctl/stackctl/rotate/engine"
 	"github.com/stackctl/stackctl/rotate/engine/enginetest"
+	"github.com/stackctl/stackctl/rotate/plan"
+	"github.com/stackctl/stackctl/rotate/plan/plantest"
 )
 
 // The orchestrators (Deploy, Rotate, PruneStack) end to end against the

@@ -14,11 +14,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate/engine"
 	"github.com/stackctl/stackctl/rotate/plan"
 	"github.com/stackctl/stackctl/rotate/store"
-
-	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 

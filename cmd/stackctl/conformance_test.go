@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // conformanceCase is one folder of testdata/conformance: a compose file we

@@ -6,12 +6,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 type deployOptions struct {

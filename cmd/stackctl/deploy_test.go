@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 func TestDeployFlags(t *testing.T) {

@@ -7,12 +7,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 // engineFlags choose the engine the way the docker CLI does: --host,

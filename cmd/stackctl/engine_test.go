@@ -22,10 +22,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 var (

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 

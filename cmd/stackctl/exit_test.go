@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 

@@ -9,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 	"github.com/stackctl/stackctl/sopsbridge"
 )
 

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 // readsAgainCompose has a secret from a file and a config from a variable:

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // TestKilledAnywhereConverges SIGKILLs deploy and rotate just as they send

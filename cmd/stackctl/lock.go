@@ -5,9 +5,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 // lockFlags are the flags of the commands that write to a stack.

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 // slowStack rolls out in no less than its monitor period, so that a second

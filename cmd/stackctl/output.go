@@ -8,12 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/spf13/pflag"
 
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // outputFlags are --output, --quiet and --keep, shared by the commands

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 type pruneOptions struct {

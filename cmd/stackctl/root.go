@@ -11,10 +11,10 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/stackctl/stackctl/rotate/engine"
 )
 
 // deps are what commands take from the outside world, built once in main.

@@ -11,14 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/engine"
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/stackctl/stackctl/compose"
 	"github.com/stackctl/stackctl/rotate"
+	"github.com/stackctl/stackctl/rotate/engine"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 type rotateOptions struct {

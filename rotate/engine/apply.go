@@ -9,13 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stackctl/stackctl/rotate/plan"
-
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"github.com/stackctl/stackctl/compose"
+	"github.com/stackctl/stackctl/rotate/plan"
 )
 
 // Reporter receives progress. Nothing it receives holds a value.
