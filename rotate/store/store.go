@@ -66,28 +66,26 @@ type Stores struct {
 	backends map[string]Backend
 }
 
+// openers connect to each kind of store, as its own CLI would: from the
+// environment, the CLI's files and the SDK's default credential chain.
+var openers = map[string]func(ctx context.Context, getenv func(string) string) (Backend, error){
+	"vault": func(_ context.Context, getenv func(string) string) (Backend, error) { return newVault(getenv) },
+	"awssm": func(ctx context.Context, _ func(string) string) (Backend, error) { return newAWS(ctx) },
+}
+
 // For is the backend of a reference's scheme.
 func (s *Stores) For(ctx context.Context, secret string, ref *compose.StoreRef) (Backend, error) {
 	if b, ok := s.backends[ref.Scheme]; ok {
 		return b, nil
 	}
-	var b Backend
-	switch ref.Scheme {
-	case "vault":
-		v, err := newVault(s.Getenv)
-		if err != nil {
-			return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
-		}
-		b = v
-	case "awssm":
-		a, err := newAWS(ctx)
-		if err != nil {
-			return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
-		}
-		b = a
-	default:
+	open, ok := openers[ref.Scheme]
+	if !ok {
 		return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrBadReference,
-			Detail: fmt.Sprintf("this build of stackctl reads no %s:// store yet (vault:// and awssm:// only): keep the value in one of those or a SOPS file", ref.Scheme)}
+			Detail: fmt.Sprintf("this build of stackctl reads no %s:// store: keep the value in a store it reads or a SOPS file", ref.Scheme)}
+	}
+	b, err := open(ctx, s.Getenv)
+	if err != nil {
+		return nil, &Error{Secret: secret, URI: ref.URI, Kind: ErrNoAccess, Detail: err.Error()}
 	}
 	if s.backends == nil {
 		s.backends = map[string]Backend{}
