@@ -98,9 +98,9 @@ func runStatus(ctx context.Context, d *deps, opts statusOptions) error {
 func printStatus(w io.Writer, s *plan.Status) {
 	fmt.Fprintf(w, "stack %s, by the engine's clock %s\n\n", s.Stack, s.CheckedAt.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tKEY\tVERSION\tAGE\tPOLICY\tDUE\tUSED BY")
+	fmt.Fprintln(tw, "KIND\tKEY\tSOURCE\tVERSION\tAGE\tPOLICY\tDUE\tUSED BY")
 	for _, o := range s.Objects {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Kind, o.Key, o.Current, age(o), policy(o), due(o, s.CheckedAt), usedBy(o))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Kind, o.Key, source(o), o.Current, age(o), policy(o), due(o, s.CheckedAt), usedBy(o))
 	}
 	tw.Flush()
 	var kept []string
@@ -134,6 +134,18 @@ func section(w io.Writer, title string, lines []string) {
 	if len(lines) > 0 {
 		fmt.Fprintf(w, "\n%s:\n%s\n", title, strings.Join(lines, "\n"))
 	}
+}
+
+// source is where the value comes from; for a secret store, with the
+// store's version of the value.
+func source(o plan.ObjectStatus) string {
+	switch {
+	case o.Source == "":
+		return "-"
+	case o.StoreVersion != "":
+		return o.Source + " @" + o.StoreVersion
+	}
+	return o.Source
 }
 
 func age(o plan.ObjectStatus) string {
