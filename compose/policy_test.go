@@ -43,7 +43,7 @@ func TestXRotate(t *testing.T) {
 		{"bad length", "    file: ./s.enc.yaml\n    x-sops: {key: pw}\n    x-rotate: {every: 1d, length: 0}\n", "length: must be a whole number from 1 to", nil},
 		{"unknown field", "    file: ./s.enc.yaml\n    x-sops: {key: pw}\n    x-rotate: {every: 1d, when: monday}\n", `unknown field "when"`, nil},
 		{"not a mapping", "    file: ./s.enc.yaml\n    x-sops: {key: pw}\n    x-rotate: 90d\n", "x-rotate: must be a mapping", nil},
-		{"plain file", "    file: ./s.txt\n    x-rotate: {every: 1d}\n", "only a secret from a SOPS-encrypted file (x-sops), Vault or AWS Secrets Manager (x-store) can be rotated", nil},
+		{"plain file", "    file: ./s.txt\n    x-rotate: {every: 1d}\n", "only a secret from a SOPS-encrypted file (x-sops) or a secret store (x-store) can be rotated", nil},
 		{"environment", "    environment: PW\n    x-rotate: {every: 1d}\n", "only a secret from a SOPS-encrypted file", nil},
 		{"external", "    external: true\n    x-rotate: {every: 1d}\n", "secrets.pw.x-rotate: the value of a secret with external: true is not stackctl's to rotate", nil},
 	}

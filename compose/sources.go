@@ -221,7 +221,7 @@ func (s *Source) readExtensions(where string, x objectExtra) error {
 		return fmt.Errorf("%s.x-rotate: %w", where, err)
 	}
 	if s.Rotate != nil && (s.Kind != Secret || (ref == nil && !s.Store.Writable())) {
-		return fmt.Errorf("%s.x-rotate: only a secret from a SOPS-encrypted file (x-sops), Vault or AWS Secrets Manager (x-store) can be rotated, as rotation writes the new value back into it: encrypt it with sops and add x-sops, or remove x-rotate", where)
+		return fmt.Errorf("%s.x-rotate: only a secret from a SOPS-encrypted file (x-sops) or a secret store (x-store) can be rotated, as rotation writes the new value back into it: encrypt it with sops and add x-sops, or remove x-rotate", where)
 	}
 	return nil
 }

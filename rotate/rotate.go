@@ -164,10 +164,10 @@ func RotationTarget(d *plan.Desired, secret string) (*plan.Version, []string, er
 }
 
 // storeTarget: a secret from a store is rotated by writing the store's
-// next version (Vault KV only, so far), when a service uses it.
+// next version, when a service uses it.
 func storeTarget(d *plan.Desired, cur *plan.Version) (*plan.Version, []string, error) {
 	if !cur.Source.Store.Writable() {
-		return nil, nil, fmt.Errorf("secret %s comes from %s: this build of stackctl writes new values into Vault and AWS Secrets Manager only: rotate it in its store, then deploy", cur.Source.Key, cur.Source.Store.URI)
+		return nil, nil, fmt.Errorf("secret %s comes from %s: this build of stackctl cannot write into that store: rotate it in its store, then deploy", cur.Source.Key, cur.Source.Store.URI)
 	}
 	services := appendUsers(nil, d, cur.Source.Key)
 	if len(services) == 0 {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+	"github.com/google/uuid"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -110,10 +110,7 @@ func jsonField(s *secretsmanager.GetSecretValueOutput, ref *compose.StoreRef) ([
 func (a *awsSM) Next(string) string {
 	// A client request token becomes the new version's ID: a UUID, as
 	// the AWS SDK makes one (Secrets Manager takes 32 to 64 characters).
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return uuid.NewString()
 }
 
 func (a *awsSM) Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev, next string) (string, error) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/google/uuid"
 
 	"github.com/stackctl/stackctl/compose"
 )
@@ -186,10 +186,7 @@ func (a *azureKV) firstVersion(ctx context.Context, c *azsecrets.Client, ref *co
 
 // Next is a random UUID, which Write puts in the new version's tag.
 func (a *azureKV) Next(string) string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return uuid.NewString()
 }
 
 func (a *azureKV) Write(ctx context.Context, ref *compose.StoreRef, data []byte, prev, next string) (string, error) {
