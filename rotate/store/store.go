@@ -71,6 +71,7 @@ type Stores struct {
 var openers = map[string]func(ctx context.Context, getenv func(string) string) (Backend, error){
 	"vault": func(_ context.Context, getenv func(string) string) (Backend, error) { return newVault(getenv) },
 	"awssm": func(ctx context.Context, _ func(string) string) (Backend, error) { return newAWS(ctx) },
+	"gcpsm": func(ctx context.Context, getenv func(string) string) (Backend, error) { return newGCP(ctx, getenv) },
 }
 
 // For is the backend of a reference's scheme.

@@ -85,7 +85,7 @@ func TestVaultKV(t *testing.T) {
 		"vault://secret/shop/db#nope":     ErrBadReference,
 		"vault://secret/shop/db#n":        ErrBadReference,
 		"vault://secret/shop/gone#pw":     ErrBadReference,
-		"gcpsm://proj/db":                 ErrBadReference,
+		"azkv://vault/db":                 ErrBadReference,
 		"vault://secret/shop/db#password": nil,
 	} {
 		_, err := stores.Read(ctx, "db", ref(uri))
