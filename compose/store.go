@@ -70,5 +70,5 @@ func ParseStoreRef(uri string) (*StoreRef, error) {
 
 // Writable: stackctl can write a new value into the store (rotate).
 func (r *StoreRef) Writable() bool {
-	return r != nil && (r.Scheme == "vault" || r.Scheme == "awssm")
+	return r != nil && (r.Scheme == "vault" || r.Scheme == "awssm" || r.Scheme == "gcpsm")
 }
