@@ -73,6 +73,7 @@ var openers = map[string]func(ctx context.Context, getenv func(string) string) (
 	"awssm": func(ctx context.Context, _ func(string) string) (Backend, error) { return newAWS(ctx) },
 	"azkv":  func(_ context.Context, getenv func(string) string) (Backend, error) { return newAzure(getenv) },
 	"op":    func(_ context.Context, getenv func(string) string) (Backend, error) { return newOnePassword(getenv) },
+	"gcpsm": func(ctx context.Context, getenv func(string) string) (Backend, error) { return newGCP(ctx, getenv) },
 }
 
 // For is the backend of a reference's scheme.
