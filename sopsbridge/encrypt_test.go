@@ -11,7 +11,10 @@ import (
 )
 
 // Encrypt encrypts a plaintext document for age recipients, as
-// `sops encrypt --age RECIPIENTS` does. format is yaml, json, dotenv, ini or binary.
+// `sops encrypt --age RECIPIENTS` does, to make test fixtures. format is
+// yaml, json, dotenv, ini or binary. A test helper: stackctl never
+// encrypts a new file (rotate edits existing ones), and sops' version
+// package it needs links a CLI framework and a man-page renderer.
 func Encrypt(plain []byte, format string, ageRecipients ...string) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
