@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
-
-	"github.com/docker/cli/cli/compose/convert"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -34,23 +31,23 @@ type NetworkOptions = client.NetworkCreateOptions
 // (or, for versions it creates, apply does).
 const PendingID = "stackctl-new:"
 
-// Convert turns the project into engine specs with docker's own
-// converter, so that every field maps the way docker stack deploy maps it.
-// It is pure: secret and config IDs are PendingID+name.
-func (p *Project) Convert(ctx context.Context) (*Specs, error) {
+// Convert turns the project into engine specs field for field as docker
+// stack deploy does (swarmspec.go says how). It is pure: secret and
+// config IDs are PendingID+name, and the project is left as it was.
+func (p *Project) Convert(_ context.Context) (*Specs, error) {
 	cfg := p.Config
-	specs := &Specs{}
-	ns := convert.NewNamespace(p.Stack)
+	ns := stackNS(p.Stack)
 	serviceNetworks := map[string]struct{}{}
 	for _, svc := range cfg.Services {
 		if len(svc.Networks) == 0 {
-			serviceNetworks["default"] = struct{}{}
+			serviceNetworks[defaultNetwork] = struct{}{}
 		}
 		for n := range svc.Networks {
 			serviceNetworks[n] = struct{}{}
 		}
 	}
-	specs.Networks, specs.ExternalNetworks = convert.Networks(ns, cfg.Networks, serviceNetworks)
+	specs := &Specs{}
+	specs.Networks, specs.ExternalNetworks = ns.networks(cfg.Networks, serviceNetworks)
 	for name, opts := range specs.Networks {
 		if opts.Driver == "" {
 			opts.Driver = "overlay" // as docker stack deploy does
@@ -59,47 +56,20 @@ func (p *Project) Convert(ctx context.Context) (*Specs, error) {
 	}
 	sort.Strings(specs.ExternalNetworks)
 
-	byShort, err := convert.Services(ctx, ns, cfg, pendingClient{})
+	services, err := ns.services(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.where(), explainConvert(err))
 	}
-	specs.Services = make(map[string]swarm.ServiceSpec, len(byShort))
-	for short, spec := range byShort {
-		specs.Services[ns.Scope(short)] = spec
-	}
+	specs.Services = services
 	return specs, nil
 }
 
-// explainConvert says what to do about what docker's converter rejects.
+// explainConvert says what to do about a service that does not convert.
 func explainConvert(err error) error {
-	msg := err.Error()
-	if m := undefinedRef.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("services.%s: refers to undefined %s %s: define %s under the top-level %ss:, or fix the reference", m[1], m[2], m[3], m[3], m[2])
+	var svc *serviceError
+	var undef *undefinedError
+	if errors.As(err, &svc) && errors.As(err, &undef) && undef.kind != "volume" {
+		return fmt.Errorf("services.%s: refers to undefined %s %s: define %s under the top-level %ss:, or fix the reference", svc.service, undef.kind, undef.name, undef.name, undef.kind)
 	}
-	return errors.New(oneLine(msg))
-}
-
-// docker's converter: `service web: undefined secret "api_token"`
-var undefinedRef = regexp.MustCompile(`^service ([^:]*): undefined (secret|config|network) "([^"]*)"$`)
-
-// pendingClient answers the calls docker's converter makes for secret
-// and config IDs with PendingID+name, so that converting needs no engine.
-type pendingClient struct {
-	client.APIClient // nil: any other call panics, which a test would catch
-}
-
-func (pendingClient) SecretList(_ context.Context, opts client.SecretListOptions) (client.SecretListResult, error) {
-	var out client.SecretListResult
-	for name := range opts.Filters["name"] {
-		out.Items = append(out.Items, swarm.Secret{ID: PendingID + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}})
-	}
-	return out, nil
-}
-
-func (pendingClient) ConfigList(_ context.Context, opts client.ConfigListOptions) (client.ConfigListResult, error) {
-	var out client.ConfigListResult
-	for name := range opts.Filters["name"] {
-		out.Items = append(out.Items, swarm.Config{ID: PendingID + name, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}})
-	}
-	return out, nil
+	return errors.New(oneLine(err.Error()))
 }
