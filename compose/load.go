@@ -348,9 +348,21 @@ func loadWithDocker(files []rawFile, workDir string, env map[string]string) (*co
 
 	var cfg *composetypes.Config
 	var err error
-	logged := captureLogs(func() { cfg, err = dockerloader.Load(details) })
+	logged := captureLogs(func() {
+		defer func() {
+			if recover() != nil {
+				cfg, err = nil, errLoaderPanic
+			}
+		}()
+		cfg, err = dockerloader.Load(details)
+	})
 	return cfg, logged, err
 }
+
+// errLoaderPanic: docker's loader panics on some YAML it does not expect,
+// such as a null key in environment: ({NULL: null}); docker stack deploy
+// crashes on it. What it panicked with is not shown: it may hold a value.
+var errLoaderPanic = errors.New("docker's compose loader cannot read this file: it holds a YAML null where a key or name is expected (such as NULL: or ~: as a key): quote the key or remove it")
 
 // captureLogs runs fn and returns what it logged through logrus's global
 // logger (docker's loader and compose-go warn there), which would

@@ -127,6 +127,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing file", Options{Files: []string{"/nonexistent/compose.yml"}}, "read compose file /nonexistent/compose.yml"},
 		{"stdin twice", Options{Files: []string{"-", "-"}, Stdin: strings.NewReader("")}, "stdin can be read only once"},
 		{"bad stack name", Options{Files: []string{"-"}, Stdin: strings.NewReader("services: {web: {image: x}}"), Stack: "Bad Name"}, "invalid stack name"},
+		// docker's loader panics on a YAML null where it expects a name.
+		{"null environment key", Options{Files: []string{"-"}, Stdin: strings.NewReader("services: {web: {image: x, environment: {NULL: null}}}"), Stack: "s"}, "docker's compose loader cannot read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
