@@ -57,7 +57,7 @@ SOPS files in memory, and rolls each changed service once.`,
 			once sync.Once
 		)
 		d.engine = func(ctx context.Context) (engine.Engine, error) {
-			once.Do(func() { eng, cerr = connect(ctx, ef) })
+			once.Do(func() { eng, cerr = connect(ctx, ef, d.getenv) })
 			return eng, cerr
 		}
 	}
