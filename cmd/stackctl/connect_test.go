@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -221,5 +222,36 @@ func writeFile(t testing.TB, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommandLinksNoDockerCLICommand: what cmd/stackctl imports from
+// outside this module (the connection, the plugin protocol) does not bring
+// docker/cli's command package, its flags or its plugin framework, which
+// link swarmkit, etcd, notary and the OpenTelemetry SDK. (compose's
+// imports are compose's to check.)
+func TestCommandLinksNoDockerCLICommand(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var external []string
+	for _, p := range strings.Fields(string(out)) {
+		if strings.Contains(strings.Split(p, "/")[0], ".") && !strings.HasPrefix(p, "github.com/stackctl/stackctl/") {
+			external = append(external, p)
+		}
+	}
+	deps, err := exec.Command("go", append([]string{"list", "-deps"}, external...)...).Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, p := range strings.Fields(string(deps)) {
+		switch p {
+		case "github.com/docker/cli/cli/command", "github.com/docker/cli/cli/flags", "github.com/docker/cli/cli-plugins/plugin":
+			t.Errorf("cmd/stackctl links %s through %v", p, external)
+		}
+	}
+	if len(external) == 0 || !strings.Contains(string(deps), "github.com/docker/cli/cli/context/store") {
+		t.Errorf("the check saw none of the connection's packages: %v", external)
 	}
 }
