@@ -7,10 +7,17 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # fixes govulncheck asks for); go fetches it from the module proxy.
 export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
 
-.PHONY: build test unit prereqs vault lint fuzz vuln bench demo update clean e2e-cluster
+.PHONY: build install-plugin test unit prereqs vault lint fuzz vuln bench demo update clean e2e-cluster
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stackctl
+
+# The same binary as a docker CLI plugin: `docker stackctl ...` (named
+# docker-stackctl in the folder the docker CLI reads its plugins from).
+PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+install-plugin: build
+	mkdir -p '$(PLUGIN_DIR)'
+	install -m 0755 $(BIN) '$(PLUGIN_DIR)/docker-stackctl' # a new file: a running plugin keeps the old one
 
 # Everything CI runs: formatting, vet, every test with the race detector
 # (the end-to-end ones, build tag e2e, against the local swarm and a

@@ -24,17 +24,24 @@ type deps struct {
 	// stderrTTY turns on the live progress view.
 	stderrTTY bool
 	getenv    func(string) string
+	// exe is how stackctl was started (argv[0]): as docker-stackctl, run
+	// by the docker CLI, it is a docker CLI plugin (plugin.go).
+	exe string
 	// engine connects to the Docker engine on first use; nil means the
 	// docker CLI's resolution of --host, --context and the environment.
 	engine func(context.Context) (engine.Engine, error)
 }
 
 func newDeps() *deps {
-	return &deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+	return &deps{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, exe: os.Args[0],
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("TERM") != "dumb"}
 }
 
-func newRootCmd(d *deps) *cobra.Command {
+func newRootCmd(d *deps) *cobra.Command { return newRootCmdWith(d, &engineFlags{}) }
+
+// newRootCmdWith is the stackctl command, whose engine is chosen by ef
+// (which the docker CLI's global flags also fill in plugin mode).
+func newRootCmdWith(d *deps, ef *engineFlags) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "stackctl",
 		Short: "Deploy Docker Swarm stacks whose secrets and configs change",
@@ -48,7 +55,6 @@ SOPS files in memory, and rolls each changed service once.`,
 	root.SetOut(d.stdout)
 	root.SetErr(d.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	var ef engineFlags
 	ef.register(root)
 	if d.engine == nil {
 		var (
@@ -57,7 +63,7 @@ SOPS files in memory, and rolls each changed service once.`,
 			once sync.Once
 		)
 		d.engine = func(ctx context.Context) (engine.Engine, error) {
-			once.Do(func() { eng, cerr = connect(ctx, ef) })
+			once.Do(func() { eng, cerr = connect(ctx, *ef, d.getenv) })
 			return eng, cerr
 		}
 	}
@@ -88,19 +94,26 @@ func run(args []string, d *deps) int {
 			os.Exit(exitFailure)
 		}
 	}()
-	root := newRootCmd(d)
-	root.SetArgs(args)
+	var ef engineFlags
+	root := newRootCmdWith(d, &ef)
+	top := root
+	if pluginMode(d.exe, args, d.getenv) {
+		top = newPluginCmd(root, &ef)
+		defer watchPluginSocket(d.getenv(envPluginSocket), cancel)()
+	}
+	top.SetArgs(args)
 	// cobra checks the command and its arguments before PersistentPreRun:
 	// an error before it is a usage error.
 	var started *cobra.Command
-	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { started = cmd }
-	err := root.ExecuteContext(ctx)
+	top.PersistentPreRun = func(cmd *cobra.Command, _ []string) { started = cmd }
+	root.PersistentPreRun = top.PersistentPreRun
+	err := top.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
 	var ue usageError
 	if started == nil && !errors.As(err, &ue) {
-		err = usageError{commandLineError(root, args, err)}
+		err = usageError{commandLineError(top, args, err)}
 	}
 	fmt.Fprintln(d.stderr, "error:", err)
 	return exitCode(err, ctx.Err() != nil)
