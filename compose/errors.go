@@ -22,27 +22,27 @@ var (
 	// "<path>: <description>" as a plain string: no type to read.
 	// schema: "services.web: additional property 'imagee' is not allowed",
 	// "services.web: additional properties 'a', 'b' not allowed"
-	additional = regexp.MustCompile(`^(\S+): additional propert(?:y|ies) ('.*') (?:is )?not allowed$`)
-	quotedName = regexp.MustCompile(`'([^']*)'`)
+	additional = lazyRegexp(`^(\S+): additional propert(?:y|ies) ('.*') (?:is )?not allowed$`)
+	quotedName = lazyRegexp(`'([^']*)'`)
 	// schema: "services.web.environment: must be a mapping", "...: must be an integer"
-	wantType = regexp.MustCompile(`^(\S+): must be (?:an? )?(.+)$`)
+	wantType = lazyRegexp(`^(\S+): must be (?:an? )?(.+)$`)
 	// schema: "services.web.deploy.replicas: must be greater than or equal to 0"
-	minimum = regexp.MustCompile(`^(\S+): must be greater than or equal to (\S+)$`)
+	minimum = lazyRegexp(`^(\S+): must be greater than or equal to (\S+)$`)
 	// interpolation: `invalid interpolation format for X: "${A"; you may need to escape any $ with another $`
-	badInterpolation = regexp.MustCompile(`^invalid interpolation format for (\S+): "(.*)"; you may need to escape any \$ with another \$$`)
+	badInterpolation = lazyRegexp(`^invalid interpolation format for (\S+): "(.*)"; you may need to escape any \$ with another \$$`)
 	// interpolation: "error while interpolating X: failed to cast to expected type: ..."
-	castErr = regexp.MustCompile(`^error while interpolating (\S+): failed to cast to expected type: (.*)$`)
+	castErr = lazyRegexp(`^error while interpolating (\S+): failed to cast to expected type: (.*)$`)
 	// mapstructure: "decoding failed due to the following error(s):\n\n'Deploy.Resources.Limits.memory' msg"
-	decodeErr = regexp.MustCompile(`(?s)error\(s\)(?: decoding)?:\s*(?:\* )?(?:error decoding )?'([^']*)'[: ]\s*(.*)$`)
+	decodeErr = lazyRegexp(`(?s)error\(s\)(?: decoding)?:\s*(?:\* )?(?:error decoding )?'([^']*)'[: ]\s*(.*)$`)
 	// schema: "services.web.deploy.update_config.order: value must be one of 'start-first', 'stop-first'"
-	enum = regexp.MustCompile(`^(\S+): value must be (?:one of )?(.*)$`)
+	enum = lazyRegexp(`^(\S+): value must be (?:one of )?(.*)$`)
 	// schema: "services.web.healthcheck.interval: 'VALUE' is not valid duration: time: ..."
 	// (the value may come from a variable: it is never repeated)
-	format = regexp.MustCompile(`(?s)^(\S+): .* is not valid (\w+): `)
+	format = lazyRegexp(`(?s)^(\S+): .* is not valid (\w+): `)
 	// schema: "services.web.x: 'VALUE' does not match pattern '...'"
-	pattern = regexp.MustCompile(`(?s)^(\S+): .* does not match pattern `)
+	pattern = lazyRegexp(`(?s)^(\S+): .* does not match pattern `)
 	// yaml.v3: "yaml: line 6: found character that cannot start any token"
-	yamlLine = regexp.MustCompile(`line (\d+)`)
+	yamlLine = lazyRegexp(`line (\d+)`)
 )
 
 // FileError is bad input found in compose files: File names them as the
@@ -59,7 +59,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 func fileError(file string, err error) error {
 	line := 0
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && strings.HasPrefix(err.Error(), "yaml: ") {
+	if m := yamlLine().FindStringSubmatch(err.Error()); m != nil && strings.HasPrefix(err.Error(), "yaml: ") {
 		line, _ = strconv.Atoi(m[1])
 	}
 	return &FileError{File: file, Line: line, Err: err}
@@ -107,7 +107,7 @@ var formatHints = map[string]string{
 func explain(msg string, files []rawFile) string {
 	msg = strings.TrimSpace(msg)
 	for _, e := range explainers {
-		if m := e.re.FindStringSubmatch(msg); m != nil {
+		if m := e.re().FindStringSubmatch(msg); m != nil {
 			if out := e.say(m, files); out != "" {
 				return out
 			}
@@ -122,7 +122,7 @@ func explain(msg string, files []rawFile) string {
 // explainers say, for each shape of docker's messages, what is wrong and
 // what to do; the first that matches and says something wins.
 var explainers = []struct {
-	re  *regexp.Regexp
+	re  func() *regexp.Regexp
 	say func(m []string, files []rawFile) string
 }{
 	{enum, func(m []string, _ []rawFile) string { return fmt.Sprintf("%s must be one of %s", m[1], m[2]) }},
@@ -159,7 +159,7 @@ func explainFormat(m []string, _ []rawFile) string {
 
 func explainUnknownKeys(m []string, _ []rawFile) string {
 	var keys []string
-	for _, q := range quotedName.FindAllStringSubmatch(m[2], -1) {
+	for _, q := range quotedName().FindAllStringSubmatch(m[2], -1) {
 		key := q[1]
 		if m[1] != "(root)" {
 			key = m[1] + "." + key
@@ -286,7 +286,7 @@ func envFileError(opts Options, workDir string, err error) error {
 		return fmt.Errorf("read env file %s: couldn't find env file: check the --env-file path", files)
 	}
 	var parts []string
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		parts = append(parts, "line "+m[1])
 	}
 	switch {
@@ -311,10 +311,10 @@ func describeProperties(props map[string]string) string {
 }
 
 var (
-	parseNumber   = regexp.MustCompile(`strconv\.(?:Atoi|ParseInt|ParseUint): parsing ("[^"]*"): invalid syntax`)
-	parseFloat    = regexp.MustCompile(`strconv\.ParseFloat: parsing ("[^"]*"): invalid syntax`)
-	parseDuration = regexp.MustCompile(`time: (?:invalid duration|unknown unit|missing unit)`)
-	parseSize     = regexp.MustCompile(`invalid size: '([^']*)'`)
+	parseNumber   = lazyRegexp(`strconv\.(?:Atoi|ParseInt|ParseUint): parsing ("[^"]*"): invalid syntax`)
+	parseFloat    = lazyRegexp(`strconv\.ParseFloat: parsing ("[^"]*"): invalid syntax`)
+	parseDuration = lazyRegexp(`time: (?:invalid duration|unknown unit|missing unit)`)
+	parseSize     = lazyRegexp(`invalid size: '([^']*)'`)
 )
 
 // unquoted drops a leading quoted value from a hint: `"x" is not a whole
@@ -328,29 +328,29 @@ func unquoted(hint string) string {
 	if strings.HasPrefix(hint, "invalid size ") {
 		return "is not a size: write one like 512M or 2G"
 	}
-	if m := parseDuration.FindStringIndex(hint); m != nil {
+	if m := parseDuration().FindStringIndex(hint); m != nil {
 		return "is not a duration: write one like 10s, 1m30s or 2h"
 	}
-	if parseBool.MatchString(hint) {
+	if parseBool().MatchString(hint) {
 		return "is not a boolean: write true or false"
 	}
 	return "cannot be read as the type this key needs"
 }
 
 // docker's loader: "invalid boolean: VALUE"
-var parseBool = regexp.MustCompile(`^invalid boolean: `)
+var parseBool = lazyRegexp(`^invalid boolean: `)
 
 // valueHint says what a malformed value should look like.
 func valueHint(msg string) string {
 	switch {
-	case parseNumber.MatchString(msg):
-		return parseNumber.FindStringSubmatch(msg)[1] + " is not a whole number: write one like 3"
-	case parseFloat.MatchString(msg):
-		return parseFloat.FindStringSubmatch(msg)[1] + " is not a number: write one like 0.5"
-	case parseDuration.MatchString(msg):
-		return msg[parseDuration.FindStringIndex(msg)[0]:] + ": write a duration like 10s, 1m30s or 2h"
-	case parseSize.MatchString(msg):
-		return fmt.Sprintf("invalid size %q: write a size like 512M or 2G", parseSize.FindStringSubmatch(msg)[1])
+	case parseNumber().MatchString(msg):
+		return parseNumber().FindStringSubmatch(msg)[1] + " is not a whole number: write one like 3"
+	case parseFloat().MatchString(msg):
+		return parseFloat().FindStringSubmatch(msg)[1] + " is not a number: write one like 0.5"
+	case parseDuration().MatchString(msg):
+		return msg[parseDuration().FindStringIndex(msg)[0]:] + ": write a duration like 10s, 1m30s or 2h"
+	case parseSize().MatchString(msg):
+		return fmt.Sprintf("invalid size %q: write a size like 512M or 2G", parseSize().FindStringSubmatch(msg)[1])
 	}
 	return oneLine(msg)
 }

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +31,7 @@ var everyUnits = map[string]time.Duration{
 	"d": 24 * time.Hour, "w": 7 * 24 * time.Hour,
 }
 
-var everyPart = regexp.MustCompile(`^(\d+)([smhdw])`)
+var everyPart = lazyRegexp(`^(\d+)([smhdw])`)
 
 // ParseEvery reads a rotation period: one or more <number><unit> parts,
 // units s, m, h, d and w ("90d", "12h", "4w", "1d12h").
@@ -43,7 +42,7 @@ func ParseEvery(s string) (time.Duration, error) {
 	}
 	var total time.Duration
 	for rest != "" {
-		m := everyPart.FindStringSubmatch(rest)
+		m := everyPart().FindStringSubmatch(rest)
 		if m == nil {
 			return 0, fmt.Errorf("every: %q is not a period: write a number and a unit (s, m, h, d, w), like 90d, 12h or 4w", s)
 		}

@@ -3,7 +3,6 @@ package compose
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -246,7 +245,7 @@ func (s *Source) readStore(where string, v any) error {
 // VersionSuffixLen is the length of ".<hash>" that versioning appends.
 const VersionSuffixLen = 1 + 12
 
-var swarmName = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`)
+var swarmName = lazyRegexp(`^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`)
 
 // ValidateName checks that name, once versioned, is a valid swarm object
 // name: at most 64 characters of [a-zA-Z0-9-_.], starting and ending alphanumeric.
@@ -255,7 +254,7 @@ func ValidateName(kind Kind, key, name string) error {
 }
 
 func validateSwarmName(kind Kind, key, name string, suffix int) error {
-	if !swarmName.MatchString(name) {
+	if !swarmName().MatchString(name) {
 		return fmt.Errorf("%ss.%s: name %q is not a valid swarm name: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", kind, key, name)
 	}
 	if max := 64 - suffix; len(name) > max {

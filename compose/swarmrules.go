@@ -2,7 +2,6 @@ package compose
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 
 // serviceName is swarmkit's isValidDNSName (common.go); names have at most
 // 63 characters, a DNS label's.
-var serviceName = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
+var serviceName = lazyRegexp(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
 
 const (
 	minNanoCPUs    = 1e6             // validateResources: 0.001 CPU
@@ -45,7 +44,7 @@ func (p *Project) CheckSpecs(specs *Specs) error {
 }
 
 func checkServiceSpec(name, key string, s swarm.ServiceSpec) error {
-	if !serviceName.MatchString(name) {
+	if !serviceName().MatchString(name) {
 		return fmt.Errorf("%s: the service would be named %q, which swarm refuses: a service name (<stack>_<service>) has letters, digits, '-' and '_' only: rename the service", key, name)
 	}
 	if len(name) > 63 {

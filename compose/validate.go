@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"net"
 	"path"
-	"regexp"
 	"strings"
 
 	composetypes "github.com/docker/cli/cli/compose/types"
@@ -112,8 +111,8 @@ func checkCPUs(key, v string) error {
 // swarm does not know makes the constraint match no node.
 var (
 	constraintOps   = []string{"==", "!="}
-	constraintKey   = regexp.MustCompile(`^(?i)[a-z_][a-z0-9\-_.]+$`)
-	constraintValue = regexp.MustCompile(`^(?i)[a-z0-9:\-_\s.*()?+\[\]\\^$|/]+$`)
+	constraintKey   = lazyRegexp(`^(?i)[a-z_][a-z0-9\-_.]+$`)
+	constraintValue = lazyRegexp(`^(?i)[a-z0-9:\-_\s.*()?+\[\]\\^$|/]+$`)
 	constraintKeys  = []string{"node.id", "node.hostname", "node.ip", "node.role", "node.platform.os", "node.platform.arch"}
 	labelPrefixes   = []string{"node.labels.", "engine.labels."}
 )
@@ -129,10 +128,10 @@ func checkConstraint(c string) error {
 			continue
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !constraintKey.MatchString(k) {
+		if !constraintKey().MatchString(k) {
 			return fmt.Errorf("invalid key %q before %s: %s", k, op, constraintHint)
 		}
-		if !constraintValue.MatchString(v) {
+		if !constraintValue().MatchString(v) {
 			return fmt.Errorf("invalid value %q after %s: use letters, digits, spaces and - _ . : /, and no other operator", v, op)
 		}
 		lk := strings.ToLower(k)

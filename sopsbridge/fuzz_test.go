@@ -162,7 +162,7 @@ func FuzzIsEncrypted(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte, name, format string) {
 		enc := IsEncrypted(data)
-		if enc != encryptedValue.Match(data) || (enc && !bytes.Contains(data, []byte("ENC[AES256_GCM,"))) {
+		if enc != encryptedValue().Match(data) || (enc && !bytes.Contains(data, []byte("ENC[AES256_GCM,"))) {
 			t.Fatalf("IsEncrypted = %v", enc)
 		}
 		if enc && (!IsEncrypted(append([]byte("x\n"), data...)) || !IsEncrypted(append(bytes.Clone(data), "\nx"...))) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,12 +83,12 @@ func (v Value) Encrypted() bool { return v.NameKey != nil }
 // ENC[AES256_GCM,data:<base64>,iv:<base64>,tag:<base64>,type:<type>]);
 // every SOPS file has one at least, its MAC. The bare prefix is not
 // enough: a plain file may mention it (documentation, a test vector).
-var encryptedValue = regexp.MustCompile(`ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]`)
+var encryptedValue = lazyRegexp(`ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]`)
 
 // IsEncrypted reports whether data holds SOPS-encrypted values, and so
 // must be decrypted (or, without its metadata, refused as damaged) rather
 // than read as it is.
-func IsEncrypted(data []byte) bool { return encryptedValue.Match(data) }
+func IsEncrypted(data []byte) bool { return encryptedValue().Match(data) }
 
 // Reader reads sources, decrypting each SOPS file once.
 type Reader struct {
@@ -340,13 +339,13 @@ func parseFailure(err error) string {
 	if errors.Is(err, sops.MetadataNotFound) {
 		return "sops metadata not found: it holds encrypted values but no sops metadata (a damaged SOPS file?)"
 	}
-	if m := lineNumber.FindStringSubmatch(err.Error()); m != nil {
+	if m := lineNumber().FindStringSubmatch(err.Error()); m != nil {
 		return "sops cannot parse it (line " + m[1] + ")"
 	}
 	return "sops cannot parse it"
 }
 
-var lineNumber = regexp.MustCompile(`line (\d+)`)
+var lineNumber = lazyRegexp(`line (\d+)`)
 
 const keyHint = "give stackctl one of these keys: for age, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or ~/.config/sops/age/keys.txt; for PGP, the secret key in GNUPGHOME; for cloud KMS, that cloud's credentials"
 

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -358,10 +357,10 @@ func (r *gitRecorder) openPullRequest(ctx context.Context, gfs []gitFile) error 
 }
 
 // A branch name is made of the secrets' names, so keep what a ref takes.
-var refUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+var refUnsafe = lazyRegexp(`[^A-Za-z0-9_-]+`)
 
 func (r *gitRecorder) newBranch() string {
-	name := strings.Trim(refUnsafe.ReplaceAllString(strings.Join(r.secrets, "-"), "-"), "-")
+	name := strings.Trim(refUnsafe().ReplaceAllString(strings.Join(r.secrets, "-"), "-"), "-")
 	if len(r.secrets) > 3 || name == "" {
 		name = fmt.Sprintf("%d-secrets", len(r.secrets))
 	}

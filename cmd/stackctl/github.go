@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -150,7 +149,7 @@ func outputs(r report) string {
 		changed, strings.Join(services, ","), strings.Join(versions, ","), strings.Join(pruned, ","))
 }
 
-var lineInError = regexp.MustCompile(`line (\d+)`)
+var lineInError = lazyRegexp(`line (\d+)`)
 
 // errorLocation finds the file and line an error is about, where known.
 func errorLocation(err error, files []string) (string, string) {
@@ -178,7 +177,7 @@ func errorLocation(err error, files []string) (string, string) {
 		file = files[0]
 	}
 	line := ""
-	if m := lineInError.FindStringSubmatch(err.Error()); m != nil {
+	if m := lineInError().FindStringSubmatch(err.Error()); m != nil {
 		line = m[1]
 	}
 	return file, line
