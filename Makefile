@@ -2,12 +2,14 @@ GO      ?= go
 BIN     := bin/stackctl
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | head -1 | grep . || echo dev)
 COMMIT  ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The commit's date, as the releases stamp it (.goreleaser.yaml).
+DATE    ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # Build and test with the Go release go.mod names (it has the security
 # fixes govulncheck asks for); go fetches it from the module proxy.
 export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
 
-.PHONY: build install-plugin test unit prereqs vault lint fuzz vuln bench demo update clean e2e-cluster
+.PHONY: build install-plugin test unit prereqs vault lint fuzz vuln bench demo update clean e2e-cluster release-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stackctl
@@ -23,9 +25,10 @@ install-plugin: build
 # (the end-to-end ones, build tag e2e, against the local swarm and a
 # three-node one), each fuzz target for a bounded time, and govulncheck.
 # It installs what the tests need, or fails saying what is missing.
-# The Vault store tests get the server .ci/vault built as STACKCTL_VAULT.
-test: lint prereqs vault
-	vault=$$(GO=$(GO) .ci/vault) && STACKCTL_VAULT=$$vault $(GO) test -race -count=1 -tags e2e -timeout 40m ./...
+# The Vault store tests get the server .ci/vault built as STACKCTL_VAULT;
+# the action's tests download from release-check's snapshot (STACKCTL_DIST).
+test: lint prereqs vault release-check
+	vault=$$(GO=$(GO) .ci/vault) && STACKCTL_VAULT=$$vault STACKCTL_DIST=$(CURDIR)/dist $(GO) test -race -count=1 -tags e2e -timeout 40m ./...
 	$(MAKE) fuzz
 	$(MAKE) vuln
 
@@ -43,6 +46,14 @@ prereqs:
 # folder, once (a few minutes); .ci/vault prints its path.
 vault:
 	GO=$(GO) .ci/vault
+
+# The release without publishing it: goreleaser check, a snapshot of every
+# build, archive and checksums.txt into dist/ (dist/release: the files as a
+# release holds them), checked with sha256sum -c, and actionlint over
+# .github/workflows. goreleaser v2 and actionlint are built from the module
+# proxy once into ~/.cache/stackctl/bin (.ci/tools).
+release-check:
+	GO=$(GO) .ci/release-check
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -98,4 +109,4 @@ e2e-cluster:
 	$(GO) test -tags e2e -count=1 -run TestCluster -v ./cmd/stackctl
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -7,11 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/config"
-	"golang.org/x/sys/unix"
 )
 
 // SetValue writes value at path into a SOPS file, encrypted with the
@@ -265,7 +263,7 @@ func replaceFile(file string, data []byte) error {
 	if !info.Mode().IsRegular() {
 		return fmt.Errorf("write %s: not a regular file: point file: at the SOPS file itself", file)
 	}
-	if info.Mode().Perm()&0o222 == 0 || unix.Access(target, unix.W_OK) != nil {
+	if info.Mode().Perm()&0o222 == 0 || !writable(target) {
 		return fmt.Errorf("write %s: the file is read-only for this user (mode %v): make it writable, as sops needs it to be, and run again; nothing was written", file, info.Mode().Perm())
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".stackctl-*")
@@ -283,8 +281,8 @@ func replaceFile(file string, data []byte) error {
 	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
 		return fail(err)
 	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
+	if uid, gid, ok := owner(info); ok {
+		if err := tmp.Chown(uid, gid); err != nil {
 			tmp.Close()
 			return rewriteInPlace(target, data, file)
 		}
