@@ -86,7 +86,7 @@ func connect(_ context.Context, f engineFlags, getenv func(string) string) (engi
 	if len(headers) > 0 {
 		opts = append(opts, client.WithHTTPHeaders(headers))
 	}
-	opts = append(opts, client.WithUserAgent("stackctl/"+version))
+	opts = append(opts, client.WithUserAgent("stackctl/"+thisVersion().Version))
 	c, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker connection to %s: %w", ep.Host, err)

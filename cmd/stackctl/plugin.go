@@ -147,7 +147,7 @@ func newMetadataCmd(root *cobra.Command) *cobra.Command {
 			return enc.Encode(pluginMetadata{
 				SchemaVersion:    "0.1.0",
 				Vendor:           "stackctl",
-				Version:          version,
+				Version:          thisVersion().Version,
 				ShortDescription: root.Short,
 				URL:              "https://github.com/stackctl/stackctl",
 			})

@@ -64,7 +64,7 @@ func TestPluginMetadata(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	want := map[string]any{"SchemaVersion": "0.1.0", "Vendor": "stackctl", "Version": version,
+	want := map[string]any{"SchemaVersion": "0.1.0", "Vendor": "stackctl", "Version": thisVersion().Version,
 		"ShortDescription": "Deploy Docker Swarm stacks whose secrets and configs change", "URL": "https://github.com/stackctl/stackctl"}
 	for k, v := range want {
 		if m[k] != v {

@@ -72,9 +72,14 @@ func newVersionCmd(d *deps) *cobra.Command {
 	return cmd
 }
 
-func runVersion(d *deps, opts versionOptions) error {
+// thisVersion is this binary's version information.
+func thisVersion() versionInfo {
 	info, _ := debug.ReadBuildInfo()
-	v := versionOf(info, version, commit, date)
+	return versionOf(info, version, commit, date)
+}
+
+func runVersion(d *deps, opts versionOptions) error {
+	v := thisVersion()
 	if opts.format == "json" {
 		return writeJSON(d.stdout, v)
 	}
