@@ -151,8 +151,9 @@ func mutateForVersions(p *Project, spec []byte) map[Kind]map[string]string {
 		return keys[int(b)%len(keys)]
 	}
 	targets := []string{"", "", "same", "/run/secrets/x", "/etc/app/conf", "db_password"}
-	// Each 3 bytes add one reference: service, source, target and kind.
-	for i := 0; i+2 < len(spec) && i < 3*16; i += 3 {
+	// Each 3 bytes add one reference: service, source, target and kind
+	// (none to a file with no services).
+	for i := 0; i+2 < len(spec) && i < 3*16 && len(services) > 0; i += 3 {
 		svc := &services[int(spec[i])%len(services)]
 		target := targets[int(spec[i+2]>>1)%len(targets)]
 		if spec[i+2]&1 == 0 {
