@@ -122,16 +122,9 @@ func TestDockerPlugin(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		cmd.Process.Signal(syscall.SIGTERM) // docker's process only
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-			if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted") {
-				t.Errorf("exit %d, stderr %q; want 1 and \"interrupted\"", cmd.ProcessState.ExitCode(), errb.String())
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("still running 10s after the signal")
+		waitOrKill(t, cmd, "the signal")
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted") {
+			t.Errorf("exit %d, stderr %q; want 1 and \"interrupted\"", cmd.ProcessState.ExitCode(), errb.String())
 		}
 	})
 }

@@ -49,16 +49,9 @@ func TestInterruptWhileReading(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 			cmd.Process.Signal(tt.sig)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted") {
-					t.Errorf("exit %d (%v), stderr %q; want 1 and \"interrupted\"", cmd.ProcessState.ExitCode(), err, errb.String())
-				}
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("still running 10s after the signal")
+			waitOrKill(t, cmd, "the signal")
+			if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted") {
+				t.Errorf("exit %d, stderr %q; want 1 and \"interrupted\"", cmd.ProcessState.ExitCode(), errb.String())
 			}
 		})
 	}
@@ -85,15 +78,22 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(200 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
+	waitOrKill(t, cmd, "two signals")
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted twice") {
+		t.Errorf("exit %d, stderr %q", cmd.ProcessState.ExitCode(), errb.String())
+	}
+}
+
+// waitOrKill waits up to 10s for a started command to end after what
+// should end it, and kills it and fails the test if it does not.
+func waitOrKill(t *testing.T, cmd *exec.Cmd, after string) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
-		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "interrupted twice") {
-			t.Errorf("exit %d, stderr %q", cmd.ProcessState.ExitCode(), errb.String())
-		}
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("still running 10s after two signals")
+		t.Fatalf("still running 10s after %s", after)
 	}
 }

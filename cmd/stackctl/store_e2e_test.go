@@ -26,6 +26,28 @@ secrets:
     x-store: vault://secret/{{path}}#password
 `
 
+// storeStack is a folder holding storeCompose with db_password read from
+// uri, and a recorder of what stackctl prints there.
+func storeStack(t *testing.T, stack, uri string) (*recorder, func(env []string, args ...string) result) {
+	t.Helper()
+	dir := writeDir(t, map[string]string{"compose.yml": strings.ReplaceAll(storeCompose, "x-store: vault://secret/{{path}}#password", "x-store: "+uri)})
+	rec := &recorder{dir: dir, stack: stack}
+	return rec, func(env []string, args ...string) result { t.Helper(); return rec.run(t, env, args...) }
+}
+
+// checkNoValue fails if any value shows in what stackctl printed or in
+// the labels of the stack's secrets.
+func checkNoValue(t *testing.T, api *client.Client, stack string, printed []string, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		for _, shown := range append(printed, mustJSON(secretLabels(t, api, stack))) {
+			if strings.Contains(shown, v) {
+				t.Errorf("a value shows in %.300q", shown)
+			}
+		}
+	}
+}
+
 // TestVaultEndToEnd deploys a secret whose value lives in a real Vault
 // server (1.14.1, built from the module proxy by make test): the value is
 // read in memory and named by its KV version; a change to another field
